@@ -1,0 +1,35 @@
+"""glassnet: a deep-learning library you can read. NumPy only, shaped like PyTorch.
+
+    import glassnet as gn
+    x = gn.randn(4, 3, requires_grad=True)
+    (x @ x.T).sum().backward()
+"""
+from . import backend
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.gradcheck import GradcheckError, gradcheck
+from .backend import bool_, float16, float32, float64, get_default_dtype, int32, int64, set_default_dtype, uint8
+from .errors import ShapeError
+from .tensor import (Tensor, abs, allclose, arange, argmax, as_tensor, cat, clamp, concat, empty, exp, eye,
+                     from_numpy, full, is_tensor, linspace, log, log_softmax, matmul, maximum, mean, minimum,
+                     numel, ones, ones_like, rand, randint, randn, randperm, relu, sigmoid, softmax, sqrt, stack,
+                     sum, tanh, tensor, where, zeros, zeros_like)
+
+from . import nn  # noqa: E402  (nn builds on the names above)
+from . import optim  # noqa: E402
+from . import data  # noqa: E402
+# from .io import load, save  # noqa: E402
+# from .glassbox import explain, summary  # noqa: E402
+# from .training import Trainer  # noqa: E402
+# from . import models  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def manual_seed(seed: int):
+    """Seed glassnet's generator: parameter init, dropout masks, shuffling, sampling."""
+    return backend.manual_seed(seed)
+
+
+long = int64
+double = float64
+float = float32  # noqa: A001 - torch's alias

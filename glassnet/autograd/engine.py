@@ -1,0 +1,109 @@
+"""Reverse-mode differentiation over the recorded graph.
+
+``backward(root, grad)`` orders the graph's nodes topologically (a node after every
+node that consumes its outputs), then visits them in that order: each node receives
+the sum of the gradients flowing into its outputs (the multivariate chain rule sums
+over paths), calls its hand-written ``backward``, and passes the results on to its
+inputs. Leaves that require grad accumulate into ``.grad``. Unless ``retain_graph``
+is set, each node drops its saved arrays right after use, so memory falls as the
+backward pass proceeds.
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from . import grad_mode
+
+
+def _topological_order(root_node):
+    """Nodes reachable from ``root_node``, each before the nodes it depends on."""
+    order, visited = [], {id(root_node)}
+    stack = [(root_node, iter(root_node.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            fn = getattr(p, "grad_fn", None)
+            if fn is not None and id(fn) not in visited:
+                if getattr(fn, "released", False):
+                    _raise_released()
+                visited.add(id(fn))
+                stack.append((fn, iter(fn.parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def _raise_released():
+    raise RuntimeError(
+        "Trying to backward through the graph a second time (or to use results of it after "
+        "backward freed them). Pass retain_graph=True to the first backward() if you need to.")
+
+
+def backward(root, grad, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf), scaled by ``grad``, into every leaf's ``.grad``."""
+    from ..tensor import Tensor
+
+    node = root.grad_fn
+    if node is None:  # a leaf: its gradient is the seed itself
+        _accumulate_leaf(root, grad)
+        return
+    if getattr(node, "released", False):
+        _raise_released()
+    pending = {id(node): _seed(node, root._output_index, grad)}
+    with grad_mode.set_grad_enabled(False):
+        for node in _topological_order(node):
+            out_grads = pending.pop(id(node), None)
+            if out_grads is None:  # no gradient reached this node (e.g. only an index output used)
+                continue
+            if node.output_meta is not None:
+                out_grads = [xp.zeros(s, d) if g is None else g
+                             for g, (s, d) in zip(out_grads, node.output_meta)]
+            retained = getattr(node, "retained", None)
+            if retained:
+                for index, ref in retained.items():
+                    t = ref()
+                    if t is not None:
+                        t.grad = Tensor._wrap(out_grads[index].copy())
+            in_grads = node.backward(*out_grads)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            for parent, g in zip(node.parents, in_grads):
+                if g is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                    continue
+                if g.shape != parent._data.shape:
+                    raise RuntimeError(
+                        f"{node.name}.backward returned a gradient of shape {g.shape} for an "
+                        f"input of shape {parent._data.shape}")
+                fn = parent.grad_fn
+                if fn is None:
+                    _accumulate_leaf(parent, g)
+                    continue
+                slots = pending.get(id(fn))
+                if slots is None:
+                    slots = pending[id(fn)] = [None] * (1 if fn.output_meta is None else len(fn.output_meta))
+                i = parent._output_index
+                # never add in place: g may alias an array another node also received
+                slots[i] = g if slots[i] is None else slots[i] + g
+            if not retain_graph:
+                node.release()
+
+
+def _seed(node, index, grad):
+    slots = [None] * (1 if node.output_meta is None else len(node.output_meta))
+    slots[index] = grad
+    return slots
+
+
+def _accumulate_leaf(leaf, g) -> None:
+    from ..tensor import Tensor
+
+    if g.dtype != leaf._data.dtype:
+        g = g.astype(leaf._data.dtype)
+    if leaf.grad is None:
+        # copy: the same array may have been handed to several inputs (x + y), and the
+        # optimizer or clip_grad_norm_ later scales .grad in place
+        leaf.grad = Tensor._wrap(g.copy())
+    else:
+        leaf.grad._data += g

@@ -1,0 +1,2 @@
+"""(issue 3: filled in by the convolution work)"""
+__all__ = []
