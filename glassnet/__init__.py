@@ -17,10 +17,10 @@ from .tensor import (Tensor, abs, allclose, arange, argmax, as_tensor, cat, clam
 from . import nn  # noqa: E402  (nn builds on the names above)
 from . import optim  # noqa: E402
 from . import data  # noqa: E402
-# from .io import load, save  # noqa: E402
-# from .glassbox import explain, summary  # noqa: E402
-# from .training import Trainer  # noqa: E402
-# from . import models  # noqa: E402
+from .io import load, save  # noqa: E402
+from .glassbox import explain, summary  # noqa: E402
+from .training import Trainer  # noqa: E402
+from . import models  # noqa: E402
 
 __version__ = "0.1.0"
 

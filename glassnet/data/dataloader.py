@@ -1,0 +1,61 @@
+"""``DataLoader``: batches of samples, optionally shuffled each epoch."""
+from __future__ import annotations
+
+from ..backend import xp
+from ..tensor import Tensor
+from .dataset import _generator
+
+
+def default_collate(samples):
+    """Stack a list of samples (tuples of Tensors / numbers) into a tuple of batch Tensors."""
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        return tuple(default_collate([s[i] for s in samples]) for i in range(len(first)))
+    if isinstance(first, Tensor):
+        return Tensor._wrap(xp.stack([s._data for s in samples]))
+    return Tensor(xp.asarray(samples))
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches.
+
+    Args:
+        dataset: a Dataset (TensorDataset and Subset batches are gathered with one index).
+        batch_size: samples per batch. Default: 1.
+        shuffle: reshuffle at the start of every epoch. Default: False.
+        drop_last: drop the last incomplete batch. Default: False.
+        generator: int seed or ``numpy.random.Generator`` for shuffling; default glassnet's
+            global generator, so ``gn.manual_seed`` makes the order reproducible.
+        collate_fn: merges a list of samples into a batch (datasets without ``__getitems__``).
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
+                 generator=None, collate_fn=None):
+        if batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size}")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.generator, self.collate_fn = generator, collate_fn or default_collate
+        self._seeded = None if generator is None else _generator(generator)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _order(self):
+        n = len(self.dataset)
+        if not self.shuffle:
+            return xp.arange(n)
+        gen = self._seeded if self._seeded is not None else _generator(None)
+        return gen.permutation(n)
+
+    def __iter__(self):
+        order = self._order()
+        batched = hasattr(self.dataset, "__getitems__")
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.drop_last and len(idx) < self.batch_size:
+                return
+            if batched:
+                yield self.dataset.__getitems__(idx)
+            else:
+                yield self.collate_fn([self.dataset[int(i)] for i in idx])

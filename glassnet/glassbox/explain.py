@@ -1,0 +1,132 @@
+"""``gn.explain``: one forward and backward step, every intermediate shown as a worked example.
+
+For each layer in call order it records what went in and came out (for a Linear layer
+the output is the pre-activation z; for an activation layer, a = f(z)), and after the
+backward pass the gradients: dL/d(output) (dz for a Linear layer, da for an
+activation), and dL/dW, dL/db for the layer's parameters. Recurrent layers are shown
+time step by time step (h_t and dL/dh_t).
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from ..tensor import Tensor
+
+
+class Step:
+    """One layer's record: ``inputs``, ``output``, ``grad_output`` and ``param_grads`` (ndarrays)."""
+
+    def __init__(self, path, module, inputs, output):
+        self.path, self.module = path, module
+        self.kind = type(module).__name__
+        self.inputs, self.output = inputs, output
+        self.grad_output = None
+        self.params = {n: p._data.copy() for n, p in module.named_parameters(recurse=False)}
+        self.param_grads = {}
+
+
+def _fmt(a, precision):
+    a = xp.asarray(a)
+    if a.ndim == 0:
+        return f"{float(a):.{precision}f}"
+    return xp.array2string(a, precision=precision, suppress_small=True, separator=", ",
+                           max_line_width=100, threshold=60)
+
+
+def _line(label, value, precision):
+    """'    label = value' with continuation lines of a matrix aligned under its first row."""
+    head = f"    {label:<18} = "
+    return head + _fmt(value, precision).replace("\n", "\n" + " " * len(head))
+
+
+class Explanation:
+    """The recorded step. ``steps`` in call order, ``loss`` the scalar; ``str()`` renders it."""
+
+    def __init__(self, steps, loss, precision):
+        self.steps, self.loss, self.precision = steps, loss, precision
+
+    def render(self) -> str:
+        p = self.precision
+        lines = ["Forward pass", "============"]
+        for i, s in enumerate(self.steps, 1):
+            lines.append(f"[{i}] {s.path} ({s.kind})")
+            if i == 1:
+                lines.append(_line("input", s.inputs, p))
+            for name, value in s.params.items():
+                lines.append(_line(name, value, p))
+            label = "z (pre-activation)" if s.kind in ("Linear", "Conv1d", "Conv2d") else "a = f(z)" \
+                if s.kind in _ACTIVATIONS else "output"
+            if s.kind in _RECURRENT and s.output.ndim == 3:
+                for t in range(s.output.shape[1]):
+                    lines.append(_line(f"h[t={t}]", s.output[:, t], p))
+            else:
+                lines.append(_line(label, s.output, p))
+        lines += [f"loss = {self.loss:.{p}f}", "", "Backward pass (chain rule, last layer first)",
+                  "============================================"]
+        for i, s in reversed(list(enumerate(self.steps, 1))):
+            lines.append(f"[{i}] {s.path} ({s.kind})")
+            symbol = "dL/dz" if s.kind in ("Linear", "Conv1d", "Conv2d") else "dL/da" \
+                if s.kind in _ACTIVATIONS else "dL/d(output)"
+            if s.grad_output is not None:
+                if s.kind in _RECURRENT and s.grad_output.ndim == 3:
+                    for t in reversed(range(s.grad_output.shape[1])):
+                        lines.append(_line(f"dL/dh[t={t}]", s.grad_output[:, t], p))
+                else:
+                    lines.append(_line(symbol, s.grad_output, p))
+            for name, g in s.param_grads.items():
+                lines.append(_line(f"dL/d{name}", g, p))
+        return "\n".join(lines)
+
+    __str__ = render
+
+    def __repr__(self) -> str:
+        return self.render()
+
+
+_ACTIVATIONS = {"ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
+                "GELU", "SiLU"}
+_RECURRENT = {"RNN", "LSTM", "GRU"}
+
+
+def explain(model, input, target=None, loss_fn=None, precision: int = 4) -> Explanation:
+    """Run one forward and backward pass of ``model`` and record every intermediate.
+
+    Args:
+        model: a Module (its leaf layers are recorded).
+        input: the input batch (keep it small: every value is printed).
+        target: the target for ``loss_fn``; without a loss, the backward pass starts from
+            d(sum of outputs) = 1.
+        loss_fn: callable (output, target) -> scalar.
+    Returns:
+        an ``Explanation``; ``print(gn.explain(...))`` shows the worked example.
+        Parameter gradients are left in ``.grad`` as after any backward.
+    """
+    steps, handles = [], []
+    leaves = [(path, m) for path, m in model.named_modules() if not any(True for _ in m.children())]
+
+    def record(path):
+        def hook(module, args, out):
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            x = args[0]._data.copy() if args and isinstance(args[0], Tensor) else None
+            if isinstance(first, Tensor) and first.requires_grad:
+                first.retain_grad()
+            steps.append((Step(path or type(model).__name__, module, x,
+                               first._data.copy() if isinstance(first, Tensor) else None), first))
+        return hook
+
+    for path, m in leaves:
+        handles.append(m.register_forward_hook(record(path)))
+    try:
+        out = model(input)
+    finally:
+        for h in handles:
+            h.remove()
+    first = out[0] if isinstance(out, (tuple, list)) else out
+    loss = loss_fn(first, target) if loss_fn is not None else first.sum()
+    model.zero_grad()
+    loss.backward()
+    for step, tensor in steps:
+        if isinstance(tensor, Tensor) and tensor.grad is not None:
+            step.grad_output = tensor.grad._data
+        step.param_grads = {n: p.grad._data.copy() for n, p in step.module.named_parameters(recurse=False)
+                            if p.grad is not None}
+    return Explanation([s for s, _ in steps], float(loss.item()), precision)
