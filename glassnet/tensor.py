@@ -33,15 +33,15 @@ def _array_from(data, dtype=None):
     if isinstance(data, Tensor):
         data = data._data
     if isinstance(data, xp.ndarray) or isinstance(data, xp.generic):
-        a = xp.array(data, dtype=dtype)
+        a = xp.array(data, dtype=dtype)   # NumPy data keeps its dtype (int32, uint8, ...), as torch
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
             data = _nested_arrays(data)
         a = xp.array(data, dtype=dtype)
         if dtype is None and a.dtype == xp.float64:
             a = a.astype(backend.get_default_dtype())
-    if dtype is None and a.dtype.kind in "iu" and a.dtype != xp.int64:
-        a = a.astype(xp.int64)
+        if dtype is None and a.dtype.kind in "iu" and a.dtype != xp.int64:
+            a = a.astype(xp.int64)        # Python ints are int64 on every platform
     return a
 
 
@@ -250,37 +250,61 @@ class Tensor:
             return Tensor._wrap(xp.asarray(other, dtype=backend.get_default_dtype()))
         return Tensor._wrap(xp.asarray(other))
 
+    def _pair(self, other):
+        """(self, other) as Tensors of the dtypes torch's promotion gives them.
+
+        An integer or bool tensor meeting a Python float computes in the default float dtype
+        (torch: ``int64 tensor + 1.5`` is float32), not in NumPy's float64; and a 0-d float
+        tensor does not raise a dimensioned float tensor's dtype (float32 + 0-d float64 is float32).
+        """
+        a = self
+        if (a._data.dtype.kind in "biu" and isinstance(other, numbers.Real)
+                and not isinstance(other, numbers.Integral)):
+            a = a.to(backend.get_default_dtype())
+        b = a._operand(other)
+        if a.dtype != b.dtype and a.dtype.kind == "f" and b.dtype.kind == "f":
+            if b.ndim == 0 and a.ndim > 0:
+                b = b.to(a.dtype)
+            elif a.ndim == 0 and b.ndim > 0:
+                a = a.to(b.dtype)
+        return a, b
+
     def __add__(self, other):
-        return _ar.Add.apply(self, self._operand(other))
+        return _ar.Add.apply(*self._pair(other))
 
     def __radd__(self, other):
-        return _ar.Add.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return _ar.Add.apply(b, a)
 
     def __sub__(self, other):
-        return _ar.Sub.apply(self, self._operand(other))
+        return _ar.Sub.apply(*self._pair(other))
 
     def __rsub__(self, other):
-        return _ar.Sub.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return _ar.Sub.apply(b, a)
 
     def __mul__(self, other):
-        return _ar.Mul.apply(self, self._operand(other))
+        return _ar.Mul.apply(*self._pair(other))
 
     def __rmul__(self, other):
-        return _ar.Mul.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return _ar.Mul.apply(b, a)
 
     def __truediv__(self, other):
-        a = self if self._data.dtype.kind in "fc" else self.to(backend.get_default_dtype())
-        return _ar.Div.apply(a, a._operand(other))
+        x = self if self._data.dtype.kind in "fc" else self.to(backend.get_default_dtype())
+        return _ar.Div.apply(*x._pair(other))
 
     def __rtruediv__(self, other):
-        a = self if self._data.dtype.kind in "fc" else self.to(backend.get_default_dtype())
-        return _ar.Div.apply(a._operand(other), a)
+        x = self if self._data.dtype.kind in "fc" else self.to(backend.get_default_dtype())
+        a, b = x._pair(other)
+        return _ar.Div.apply(b, a)
 
     def __pow__(self, other):
-        return _ar.Pow.apply(self, self._operand(other))
+        return _ar.Pow.apply(*self._pair(other))
 
     def __rpow__(self, other):
-        return _ar.Pow.apply(self._operand(other), self)
+        a, b = self._pair(other)
+        return _ar.Pow.apply(b, a)
 
     def __matmul__(self, other):
         return _ar.MatMul.apply(self, self._operand(other))

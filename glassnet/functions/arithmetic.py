@@ -72,9 +72,12 @@ class Pow(Function):
 
     def backward(self, dy):
         # dy/da = b a^(b-1);  dy/db = a^b ln a  (defined where a > 0; torch gives 0 where a == 0 and b >= 0)
+        # a^0 is constant, so dy/da = 0 where b == 0, also at a == 0 where b a^(b-1) is 0 * inf (as torch)
         da = db = None
         if self.needs_input_grad[0]:
-            da = unbroadcast(dy * self.b * self.a ** (self.b - 1), self.a.shape)
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                g = xp.where(self.b == 0, 0, dy * self.b * self.a ** (self.b - 1))
+            da = unbroadcast(g.astype(dy.dtype, copy=False), self.a.shape)
         if self.needs_input_grad[1]:
             with xp.errstate(divide="ignore", invalid="ignore"):
                 log_a = xp.where(self.a > 0, xp.log(xp.where(self.a > 0, self.a, 1)), xp.nan)
@@ -109,10 +112,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a          # promote 1-D operands as matmul does
         b2 = b[:, None] if b.ndim == 1 else b
         dy2 = dy
+        if b.ndim == 1:   # restore b's column axis first: for vector @ vector dy is 0-d
+            dy2 = xp.expand_dims(dy2, -1)
         if a.ndim == 1:
             dy2 = xp.expand_dims(dy2, -2)
-        if b.ndim == 1:
-            dy2 = xp.expand_dims(dy2, -1)
         da = db = None
         if self.needs_input_grad[0]:
             g = dy2 @ xp.swapaxes(b2, -1, -2)

@@ -182,6 +182,8 @@ class CrossEntropyLoss(Function):
             q = _class_last(t).astype(x.dtype, copy=False)
             if label_smoothing:
                 q = q * (1 - label_smoothing) + label_smoothing / C
+            # dq/dt = (1 - eps) w, kept for the target's gradient
+            self.dq_dt = (1 - label_smoothing) * (1 if weight is None else weight)
             if weight is not None:
                 q = q * weight
             self.denominator = logits.shape[0]
@@ -194,6 +196,7 @@ class CrossEntropyLoss(Function):
     def backward(self, dy):
         # loss_r = -sum_c q_c log p_c with p = softmax(x_r):  d loss_r / dx_c = p_c sum_k q_k - q_c
         # (for a one-hot q this is the textbook p - onehot(t))
+        # probability targets: d loss_r / dt_c = -(1 - eps) w_c log p_c
         q, p = self.q, xp.exp(self.log_p)
         g = p * q.sum(axis=1, keepdims=True) - q
         if self.reduction == "none":
@@ -201,8 +204,13 @@ class CrossEntropyLoss(Function):
         elif self.reduction == "sum":
             up = dy
         else:
-            up = dy / self.denominator
-        return _class_back((g * up).astype(p.dtype, copy=False), self.shape), None, None
+            # every prediction ignored: the loss is 0/0 = nan but, as in torch, the gradient is 0
+            up = dy / self.denominator if self.denominator else xp.zeros_like(dy)
+        dx = _class_back((g * up).astype(p.dtype, copy=False), self.shape) if self.needs_input_grad[0] else None
+        dt = None
+        if self.needs_input_grad[1]:   # only float (probability) targets can require grad
+            dt = _class_back((-self.dq_dt * self.log_p * up).astype(p.dtype, copy=False), self.shape)
+        return dx, dt, None
 
 
 class NLLLoss(Function):
@@ -225,5 +233,6 @@ class NLLLoss(Function):
         elif self.reduction == "sum":
             up = dy
         else:
-            up = dy / self.denominator
+            # every prediction ignored: the loss is 0/0 = nan but, as in torch, the gradient is 0
+            up = dy / self.denominator if self.denominator else xp.zeros_like(dy)
         return _class_back((-self.q * up).astype(self.q.dtype, copy=False), self.shape), None, None

@@ -1,0 +1,7 @@
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from run import main  # noqa: E402
+
+sys.exit(main())

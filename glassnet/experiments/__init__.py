@@ -1,0 +1,1 @@
+"""The notes experiments, runnable: ``glassnet experiment NAME``."""

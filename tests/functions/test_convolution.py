@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+import glassnet as gn
+import glassnet.nn.functional as F
+from gen_conv import CASES  # tests/fixtures is on sys.path (conftest)
+
+
+@pytest.mark.parametrize("C, O, size, k, opts", [
+    (1, 2, (5, 4), 1, {}),
+    (3, 2, (5, 6), 3, dict(padding=1)),
+    (2, 3, (7, 6), 3, dict(stride=2, padding=1)),
+    (2, 2, (6, 7), 5, dict(stride=(2, 1), padding=2)),
+    (4, 4, (7, 7), 3, dict(stride=2, dilation=2, groups=2)),
+    (4, 6, (5, 5), 3, dict(padding=1, groups=2)),
+    (2, 2, (5, 6), 4, dict(padding="same")),              # asymmetric: one more at the bottom/right
+    (2, 2, (6, 5), 3, dict(padding="same", dilation=2)),
+])
+def test_conv2d_gradcheck(C, O, size, k, opts, rng):
+    x = rng.tensor(2, C, *size)
+    w = rng.tensor(O, C // opts.get("groups", 1), k, k)
+    b = rng.tensor(O)
+    assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
+
+
+@pytest.mark.parametrize("opts", [dict(padding=1), dict(stride=2, padding=2, dilation=2), dict(groups=2),
+                                  dict(padding="same")])
+def test_conv1d_gradcheck(opts, rng):
+    x, w, b = rng.tensor(2, 4, 9), rng.tensor(6, 4 // opts.get("groups", 1), 4), rng.tensor(6)
+    assert gn.gradcheck(lambda x, w, b: F.conv1d(x, w, b, **opts), (x, w, b))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_conv2d_padding_modes_gradcheck(mode, rng):
+    layer = gn.nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode).double()
+    x = rng.tensor(2, 2, 5, 4)
+    assert gn.gradcheck(lambda x, w, b: F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), w, b), (x, layer.weight, layer.bias))
+
+
+def _module(case):
+    cls = gn.nn.Conv2d if case["dim"] == 2 else gn.nn.Conv1d
+    return cls(**case["args"]).double()
+
+
+@pytest.mark.parametrize("case_name", sorted(CASES))
+def test_conv_matches_torch(case_name, fixtures):
+    case, ref = CASES[case_name], fixtures[case_name]
+    layer = _module(case)
+    layer.load_state_dict({k: ref[k] for k in ("weight", "bias") if k in ref})
+    x = gn.tensor(ref["x"], requires_grad=True)
+    y = layer(x)
+    y.backward(gn.tensor(ref["dy"]))
+    checks = [(y, "y"), (x.grad, "dx"), (layer.weight.grad, "dweight")]
+    if layer.bias is not None:
+        checks.append((layer.bias.grad, "dbias"))
+    for got, key in checks:
+        assert got.shape == ref[key].shape, key
+        np.testing.assert_allclose(got.numpy(), ref[key], rtol=1e-6, atol=1e-12, err_msg=f"{case_name}: {key}")
+
+
+def test_conv2d_float32_stays_float32():
+    layer = gn.nn.Conv2d(3, 4, 3, padding=1)
+    x = gn.randn(2, 3, 6, 6, requires_grad=True)
+    y = layer(x)
+    y.sum().backward()
+    assert y.dtype == gn.float32 and x.grad.dtype == gn.float32 and layer.weight.grad.dtype == gn.float32
+    assert layer.bias.grad.dtype == gn.float32
+
+
+def test_conv2d_default_init_bounds_and_repr():
+    gn.manual_seed(0)
+    layer = gn.nn.Conv2d(4, 8, 3, groups=2)
+    bound = 1 / np.sqrt(2 * 3 * 3)                 # fan_in = in/groups * kH * kW
+    assert layer.weight.shape == (8, 2, 3, 3)
+    assert np.abs(layer.weight.numpy()).max() <= bound and np.abs(layer.bias.numpy()).max() <= bound
+    assert np.abs(layer.weight.numpy()).max() > 0.8 * bound
+    assert repr(layer) == "Conv2d(4, 8, kernel_size=(3, 3), stride=(1, 1), groups=2)"
+    assert repr(gn.nn.Conv2d(1, 2, 3, padding="same", bias=False, padding_mode="reflect")) == \
+        "Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=same, bias=False, padding_mode=reflect)"
+    assert repr(gn.nn.Conv1d(2, 4, 3, stride=2, padding=1, dilation=2)) == \
+        "Conv1d(2, 4, kernel_size=(3,), stride=(2,), padding=(1,), dilation=(2,))"
+    assert list(layer.state_dict()) == ["weight", "bias"]
+
+
+def test_conv_channel_mismatch_names_layer_and_channels():
+    model = gn.nn.Sequential(gn.nn.Conv2d(1, 4, 3), gn.nn.ReLU())
+    with pytest.raises(gn.ShapeError, match=r"layer '0' Conv2d\(1, 4.*expected input with 1 channels, got 3 "
+                                            r"channels.*\(2, 3, 8, 8\)"):
+        model(gn.zeros(2, 3, 8, 8))
+    with pytest.raises(gn.ShapeError, match=r"expected input .* to have 2 channels, but got 3"):
+        F.conv2d(gn.zeros(1, 3, 5, 5), gn.zeros(4, 1, 3, 3), groups=2)
+
+
+def test_conv_kernel_larger_than_padded_input_reports_output_size():
+    with pytest.raises(gn.ShapeError, match=r"computed output size \(0, 0\).*padded to \(4, 4\)"):
+        gn.nn.Conv2d(1, 1, 5)(gn.zeros(1, 1, 4, 4))
+    with pytest.raises(gn.ShapeError, match=r"computed output size \(-2,\)"):
+        F.conv1d(gn.zeros(1, 1, 4), gn.zeros(1, 1, 3), dilation=3)
+
+
+def test_conv_wrong_ndim_names_expected_shape():
+    with pytest.raises(gn.ShapeError, match=r"layer Conv2d\(.*4-d input \(N, C, H, W\).*\(2, 8\)"):
+        gn.nn.Conv2d(1, 2, 3)(gn.zeros(2, 8))
+    with pytest.raises(gn.ShapeError, match=r"\(N, C, L\).*\(1, 2, 3, 4\)"):
+        gn.nn.Conv1d(2, 2, 3)(gn.zeros(1, 2, 3, 4))
+
+
+def test_conv_bad_arguments():
+    with pytest.raises(ValueError, match="not supported for strided"):
+        gn.nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="Invalid padding string 'full'"):
+        gn.nn.Conv2d(1, 1, 3, padding="full")
+    with pytest.raises(ValueError, match="divisible by groups"):
+        gn.nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="padding_mode"):
+        gn.nn.Conv2d(1, 1, 3, padding_mode="mirror")

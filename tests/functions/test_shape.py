@@ -1,0 +1,156 @@
+"""Shape, indexing, joining and padding: gradchecks, values against NumPy, pad/one_hot against torch."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+import glassnet.nn.functional as F
+from gen_core import FLATTEN_CASES, PAD_CASES
+
+# (name, glassnet op, numpy reference): each applied to a (2, 3, 4) input
+SHAPE_OPS = [
+    ("reshape", lambda t: t.reshape(4, 6), lambda a: a.reshape(4, 6)),
+    ("reshape_tuple_infer", lambda t: t.reshape((3, -1)), lambda a: a.reshape(3, -1)),
+    ("view", lambda t: t.view(-1), lambda a: a.reshape(-1)),
+    ("permute", lambda t: t.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1)),
+    ("permute_negative", lambda t: t.permute((-1, -3, -2)), lambda a: a.transpose(2, 0, 1)),
+    ("transpose", lambda t: t.transpose(0, 2), lambda a: a.swapaxes(0, 2)),
+    ("T", lambda t: t.T, lambda a: a.T),
+    ("flatten", lambda t: t.flatten(), lambda a: a.reshape(-1)),
+    ("flatten_from_1", lambda t: t.flatten(1), lambda a: a.reshape(2, 12)),
+    ("flatten_0_to_1", lambda t: t.flatten(0, 1), lambda a: a.reshape(6, 4)),
+    ("unsqueeze", lambda t: t.unsqueeze(1), lambda a: a[:, None]),
+    ("unsqueeze_last", lambda t: t.unsqueeze(-1), lambda a: a[..., None]),
+    ("squeeze", lambda t: t.reshape(2, 1, 3, 1, 4).squeeze(), lambda a: a),
+    ("squeeze_dim", lambda t: t.reshape(2, 1, 3, 1, 4).squeeze(1), lambda a: a.reshape(2, 3, 1, 4)),
+    ("squeeze_non_unit_dim_is_noop", lambda t: t.squeeze(0), lambda a: a),
+    ("expand", lambda t: t[:, :1].expand(2, 5, 4), lambda a: np.broadcast_to(a[:, :1], (2, 5, 4))),
+    ("expand_new_axis", lambda t: t.expand(3, -1, -1, -1), lambda a: np.broadcast_to(a, (3, 2, 3, 4))),
+    ("repeat", lambda t: t.repeat(2, 1, 3), lambda a: np.tile(a, (2, 1, 3))),
+    ("repeat_more_dims", lambda t: t.repeat(2, 1, 1, 2), lambda a: np.tile(a, (2, 1, 1, 2))),
+    ("basic_index", lambda t: t[1, :, 1:3], lambda a: a[1, :, 1:3]),
+    ("step_and_negative_index", lambda t: t[:, ::-2, -1], lambda a: a[:, ::-2, -1]),
+    ("none_and_ellipsis", lambda t: t[None, ..., 0], lambda a: a[None, ..., 0]),
+    ("repeated_integer_index", lambda t: t[[0, 1, 0, 0]], lambda a: a[[0, 1, 0, 0]]),
+    ("integer_arrays", lambda t: t[[0, 1, 1], :, [3, 3, 0]], lambda a: a[[0, 1, 1], :, [3, 3, 0]]),
+    ("tensor_index", lambda t: t[:, gn.tensor([2, 2, 0])], lambda a: a[:, [2, 2, 0]]),
+    ("boolean_mask", lambda t: t[t > 0], lambda a: a[a > 0]),
+    ("boolean_rows", lambda t: t[np.array([True, False])], lambda a: a[np.array([True, False])]),
+    ("split", lambda t: t.split(2, dim=2)[1], lambda a: a[:, :, 2:4]),
+    ("chunk", lambda t: t.chunk(3, dim=1)[2], lambda a: a[:, 2:3]),
+]
+
+
+@pytest.mark.parametrize("name, op, ref", SHAPE_OPS, ids=[s[0] for s in SHAPE_OPS])
+def test_shape_op_gradcheck_and_values(name, op, ref, rng):
+    x = rng.tensor(2, 3, 4)
+    np.testing.assert_array_equal(op(x).numpy(), ref(x.numpy()))
+    assert gn.gradcheck(op, (x,))
+
+
+def test_repeated_integer_index_accumulates_gradient():
+    x = gn.tensor([1.0, 2.0, 3.0], dtype=gn.float64, requires_grad=True)
+    x[[0, 2, 0, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 1.0])
+
+
+def test_boolean_mask_gradient_lands_on_selected_entries():
+    x = gn.tensor([[1.0, -2.0], [-3.0, 4.0]], dtype=gn.float64, requires_grad=True)
+    (x[x > 0] * gn.tensor([10.0, 20.0], dtype=gn.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[10.0, 0.0], [0.0, 20.0]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat_and_stack_gradcheck(dim, rng):
+    a, b, c = rng.tensor(2, 3), rng.tensor(2, 3), rng.tensor(2, 3)
+    arrays = [a.numpy(), b.numpy(), c.numpy()]
+    np.testing.assert_array_equal(gn.cat([a, b, c], dim).numpy(), np.concatenate(arrays, dim))
+    np.testing.assert_array_equal(gn.stack([a, b], dim).numpy(), np.stack([a.numpy(), b.numpy()], dim))
+    assert gn.gradcheck(lambda *ts: gn.cat(ts, dim), (a, b, c))
+    assert gn.gradcheck(lambda *ts: gn.stack(ts, dim), (a, b, c))
+
+
+def test_cat_of_different_lengths_and_a_constant(rng):
+    a, b = rng.tensor(2, 3), rng.tensor(4, 3)
+    const = gn.zeros(1, 3, dtype=gn.float64)
+    assert gn.cat([a, const, b]).shape == (7, 3)
+    assert gn.gradcheck(lambda s, t: gn.cat([s, const, t]), (a, b))
+
+
+def test_where_gradcheck_with_broadcasting(rng):
+    cond = gn.tensor(np.array([[True, False, True], [False, False, True]]))
+    a, b = rng.tensor(2, 3), rng.tensor(3)
+    np.testing.assert_array_equal(gn.where(cond, a, b).numpy(), np.where(cond.numpy(), a.numpy(), b.numpy()))
+    assert gn.gradcheck(lambda s, t: gn.where(cond, s, t), (a, b))
+    assert gn.gradcheck(lambda s: gn.where(cond, s, 0.0), (a,))
+
+
+def test_where_with_scalar_keeps_dtype():
+    x = gn.tensor([1.0, -2.0])
+    assert gn.where(x > 0, x, 0.0).dtype == gn.float32
+
+
+PAD_IDS = [c[0] for c in PAD_CASES]
+
+
+@pytest.mark.parametrize("name, shape, pad, mode, value", PAD_CASES, ids=PAD_IDS)
+def test_pad_matches_torch(name, shape, pad, mode, value, fixtures):
+    case = fixtures[name]
+    x = gn.tensor(case["x"], requires_grad=True)
+    y = F.pad(x, pad, mode=mode, value=value)
+    y.backward(gn.tensor(case["dy"]))
+    np.testing.assert_allclose(y.numpy(), case["y"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), case["dx"], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, shape, pad, mode, value", PAD_CASES, ids=PAD_IDS)
+def test_pad_gradcheck(name, shape, pad, mode, value, rng):
+    assert gn.gradcheck(lambda t: F.pad(t, pad, mode=mode, value=value), (rng.tensor(*shape),))
+
+
+def test_pad_errors():
+    with pytest.raises(ValueError, match="padding length must be even, got 3"):
+        F.pad(gn.zeros(2, 3), (1, 1, 1))
+    with pytest.raises(ValueError, match="mode must be .* got 'mirror'"):
+        F.pad(gn.zeros(2, 3), (1, 1), mode="mirror")
+    with pytest.raises(ValueError, match="3 dims to pad but input has only 2"):
+        F.pad(gn.zeros(2, 3), (1, 1, 1, 1, 1, 1))
+
+
+def test_one_hot_matches_torch(fixtures):
+    case = fixtures["core_one_hot"]
+    for got, key in [(F.one_hot(gn.tensor(case["t"])), "y"), (F.one_hot(gn.tensor(case["t"]), 7), "y7")]:
+        assert got.dtype == gn.int64
+        np.testing.assert_array_equal(got.numpy(), case[key])
+
+
+def test_one_hot_errors():
+    with pytest.raises(IndexError, match="class index 5 is out of range for num_classes=3"):
+        F.one_hot(gn.tensor([0, 5]), 3)
+    with pytest.raises(TypeError, match="integer tensor"):
+        F.one_hot(gn.tensor([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("start_dim, end_dim, shape", [(1, -1, (2, 12)), (0, -1, (24,)), (1, 2, (2, 12)),
+                                                       (0, 1, (6, 4))])
+def test_flatten_module(start_dim, end_dim, shape, rng):
+    layer = gn.nn.Flatten(start_dim, end_dim)
+    x = rng.tensor(2, 3, 4)
+    assert layer(x).shape == shape
+    assert gn.gradcheck(layer, (x,))
+    assert gn.nn.Flatten()(x).shape == (2, 12)   # default start_dim=1, as torch
+
+
+def test_identity_module_passes_input_through(rng):
+    x = rng.tensor(2, 3)
+    layer = gn.nn.Identity(54, unused="ignored")    # torch's Identity ignores its arguments
+    assert layer(x) is x and list(layer.parameters()) == []
+
+
+@pytest.mark.parametrize("name, shape, start_dim, end_dim", FLATTEN_CASES, ids=[c[0] for c in FLATTEN_CASES])
+def test_flatten_module_matches_torch(name, shape, start_dim, end_dim, fixtures):
+    case = fixtures[name]
+    x = gn.tensor(case["x"], requires_grad=True)
+    y = gn.nn.Flatten(start_dim, end_dim)(x)
+    y.backward(gn.tensor(case["dy"]))
+    np.testing.assert_array_equal(y.numpy(), case["y"])
+    np.testing.assert_array_equal(x.grad.numpy(), case["dx"])

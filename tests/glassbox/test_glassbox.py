@@ -1,0 +1,35 @@
+import numpy as np
+
+import glassnet as gn
+from glassnet.glassbox.worked_examples import notes_sigmoid_network
+
+
+def test_notes_worked_example_values():
+    ex = notes_sigmoid_network()
+    outputs = {s.path: s.output for s in ex.steps}
+    np.testing.assert_allclose(outputs["1"], [[0.5498]], atol=5e-5)
+    np.testing.assert_allclose(outputs["3"], [[0.5275, 0.5548]], atol=5e-5)
+    np.testing.assert_allclose(outputs["5"], [[0.5408]], atol=5e-5)
+    assert round(ex.loss, 4) == 0.7783
+    text = str(ex)
+    assert "0.5498" in text and "0.7783" in text and "dL/dweight" in text
+
+
+def test_explain_records_gradients_equal_to_autograd():
+    gn.manual_seed(0)
+    model = gn.nn.Sequential(gn.nn.Linear(3, 2), gn.nn.Tanh(), gn.nn.Linear(2, 1))
+    x, t = gn.randn(2, 3), gn.randn(2, 1)
+    ex = gn.explain(model, x, t, gn.nn.MSELoss())
+    lin = ex.steps[0]
+    np.testing.assert_allclose(lin.param_grads["weight"], model[0].weight.grad.numpy())
+    # dL/dz of the first layer = dL/da * (1 - a^2): the chain rule through tanh
+    a = ex.steps[1].output
+    np.testing.assert_allclose(lin.grad_output, ex.steps[1].grad_output * (1 - a * a), rtol=1e-5)
+
+
+def test_summary_counts_and_shapes():
+    table = gn.summary(gn.models.mlp(64, (128, 64), 10), (1, 64))
+    assert table.total_params == 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    fc1 = table.rows[0]
+    assert (fc1.name, fc1.output, fc1.weights, fc1.biases) == ("fc1", "128", 8192, 128)
+    assert "Total parameters: 17,226" in str(table)
