@@ -653,6 +653,11 @@ class Tensor:
         return self @ other
 
 
+from .autograd import function as _function_module  # noqa: E402
+
+_function_module._tensor_class = Tensor  # Function.apply wraps outputs in Tensors without a late import
+
+
 class _Cast(Function):
     """y = x converted to another floating dtype; the gradient converts back."""
 

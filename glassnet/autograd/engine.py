@@ -47,11 +47,14 @@ def backward(root, grad, retain_graph: bool = False) -> None:
 
     node = root.grad_fn
     if node is None:  # a leaf: its gradient is the seed itself
-        _accumulate_leaf(root, grad)
+        _accumulate_leaf(root, grad, owned=False)
         return
     if getattr(node, "released", False):
         _raise_released()
     pending = {id(node): _seed(node, root._output_index, grad)}
+    # ids of arrays already handed to some input: an array seen twice (x + x), the seed, or a
+    # view may alias memory that is not the leaf's own, so only those are copied into .grad
+    delivered = {id(grad)}
     with grad_mode.set_grad_enabled(False):
         for node in _topological_order(node):
             out_grads = pending.pop(id(node), None)
@@ -77,8 +80,10 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                         f"{node.name}.backward returned a gradient of shape {g.shape} for an "
                         f"input of shape {parent._data.shape}")
                 fn = parent.grad_fn
+                owned = g.base is None and id(g) not in delivered
+                delivered.add(id(g))
                 if fn is None:
-                    _accumulate_leaf(parent, g)
+                    _accumulate_leaf(parent, g, owned)
                     continue
                 slots = pending.get(id(fn))
                 if slots is None:
@@ -96,14 +101,14 @@ def _seed(node, index, grad):
     return slots
 
 
-def _accumulate_leaf(leaf, g) -> None:
+def _accumulate_leaf(leaf, g, owned: bool) -> None:
     from ..tensor import Tensor
 
     if g.dtype != leaf._data.dtype:
-        g = g.astype(leaf._data.dtype)
+        g, owned = g.astype(leaf._data.dtype), True
     if leaf.grad is None:
-        # copy: the same array may have been handed to several inputs (x + y), and the
-        # optimizer or clip_grad_norm_ later scales .grad in place
-        leaf.grad = Tensor._wrap(g.copy())
+        # .grad must own its memory: optimizers and clip_grad_norm_ scale it in place.
+        # A fresh array (a GEMM's dW) is kept as is; a shared one or a view is copied.
+        leaf.grad = Tensor._wrap(g if owned else g.copy())
     else:
         leaf.grad._data += g

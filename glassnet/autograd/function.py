@@ -16,6 +16,13 @@ from __future__ import annotations
 
 from . import grad_mode
 
+_tensor_class = None  # set by glassnet.tensor once Tensor exists (tensor.py imports this module)
+_NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _no_grads(n):
+    return _NO_GRADS[n] if n < 8 else (False,) * n
+
 
 class Function:
     needs_input_grad: tuple = ()
@@ -29,35 +36,34 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **options):
-        from ..tensor import Tensor  # the tensor module imports functions, so import late
-
-        node = cls()
-        arrays = []
-        needs = []
-        for t in inputs:
-            if isinstance(t, Tensor):
-                arrays.append(t._data)
-                needs.append(t.requires_grad)
-            else:
-                arrays.append(t)
-                needs.append(False)
-        record = grad_mode._enabled and any(needs)
-        node.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
-        out = node.forward(*arrays, **options)
+        # This runs once per operation, so it is kept lean: per-op Python overhead is what
+        # separates a NumPy framework from raw NumPy on small tensors.
+        Tensor = _tensor_class
+        node = cls.__new__(cls)
+        record = False
+        if grad_mode._enabled:
+            needs = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
+            record = True in needs
+        if not record:  # inference / constants: run the forward, record nothing
+            n = len(inputs)
+            node.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
+            out = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **options)
+            if type(out) is tuple:
+                return tuple([Tensor._wrap(o) for o in out])
+            return Tensor._wrap(out)
+        node.needs_input_grad = needs
+        out = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **options)
+        node.parents = inputs
         if type(out) is tuple:
-            results = tuple(Tensor._wrap(o) for o in out)
-            if record:
-                node.parents = inputs
-                node.output_meta = [(o.shape, o.dtype) for o in out]
-                for i, r in enumerate(results):
-                    if r._data.dtype.kind in "fc":  # integer outputs (indices) carry no gradient
-                        r.requires_grad, r.grad_fn, r._output_index = True, node, i
+            results = tuple([Tensor._wrap(o) for o in out])
+            node.output_meta = [(o.shape, o.dtype) for o in out]
+            for i, r in enumerate(results):
+                if r._data.dtype.kind in "fc":  # integer outputs (indices) carry no gradient
+                    r.requires_grad, r.grad_fn, r._output_index = True, node, i
             return results
         result = Tensor._wrap(out)
-        if record:
-            node.parents = inputs
-            node.output_meta = None
-            result.requires_grad, result.grad_fn = True, node
+        node.output_meta = None
+        result.requires_grad, result.grad_fn = True, node
         return result
 
     def release(self) -> None:

@@ -11,11 +11,11 @@ class ReLU(Function):
     """y = max(0, x)"""
 
     def forward(self, x):
-        self.mask = x > 0
-        return x * self.mask
+        self.y = xp.maximum(x, 0)
+        return self.y
 
     def backward(self, dy):
-        return dy * self.mask  # slope 1 where x > 0, else 0 (0 at x == 0, as torch)
+        return dy * (self.y > 0)  # slope 1 where x > 0, else 0 (0 at x == 0, as torch)
 
 
 class LeakyReLU(Function):

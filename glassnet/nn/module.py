@@ -279,7 +279,9 @@ class Module:
         for key, value in state_dict.items():
             array = value._data if isinstance(value, Tensor) else xp.asarray(value)
             incoming[key] = array
-        missing = [k for k in own if k not in incoming]
+        # as torch: checkpoints from before BatchNorm counted its batches lack num_batches_tracked;
+        # the counter then keeps its current value instead of failing the whole load
+        missing = [k for k in own if k not in incoming and not k.endswith("num_batches_tracked")]
         unexpected = [k for k in incoming if k not in own]
         problems = []
         for key, target in own.items():

@@ -41,21 +41,25 @@ class Adam(Optimizer):
         if wd:
             if self.decoupled:
                 p *= 1 - lr * wd          # AdamW: decay the weights directly, not through g
-            else:
-                g = g + wd * p
+            else:                         # g = grad + wd * p
+                g = xp.add(g, xp.multiply(p, wd, out=self._tmp(p, 2)), out=self._tmp(p, 2))
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1 - beta1) * g
-        v *= beta2
-        v += (1 - beta2) * (g * g)
+        tmp = self._tmp(p)
+        m *= beta1                        # m = beta1 m + (1 - beta1) g
+        m += xp.multiply(g, 1 - beta1, out=tmp)
+        v *= beta2                        # v = beta2 v + (1 - beta2) g^2
+        sq = xp.multiply(g, g, out=tmp)
+        sq *= 1 - beta2
+        v += sq
         if group["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** t)
-        denom = xp.sqrt(v)
-        denom /= bias_correction2_sqrt
+        denom = xp.sqrt(v, out=self._tmp(p, 1))   # sqrt(v / (1 - beta2^t)) + eps
+        denom /= math.sqrt(1 - beta2 ** t)
         denom += eps
-        p -= (lr / (1 - beta1 ** t)) * (m / denom)
+        step = xp.divide(m, denom, out=tmp)       # p -= lr / (1 - beta1^t) * m / denom
+        step *= lr / (1 - beta1 ** t)
+        p -= step
 
 
 class AdamW(Adam):

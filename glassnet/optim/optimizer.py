@@ -18,6 +18,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
         self.state = {}
+        self._scratch = {}   # (shape, dtype, slot) -> reusable temporary; never saved
         self.param_groups = []
         params = list(params)
         if not params:
@@ -72,6 +73,18 @@ class Optimizer:
 
     def _update(self, p, g, state: dict, group: dict) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _tmp(self, like, slot: int = 0):
+        """A scratch array shaped like ``like``, reused across parameters and steps.
+
+        Updates such as ``p -= lr * v`` would otherwise allocate a parameter-sized temporary
+        per parameter per step; for large arrays NumPy gets those from the OS each time.
+        """
+        key = (like.shape, like.dtype, slot)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = xp.empty_like(like)
+        return buf
 
     # ------------------------------------------------------------ state dict
     def state_dict(self) -> dict:

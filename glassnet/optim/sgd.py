@@ -1,6 +1,7 @@
 """Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
+from ..backend import xp
 from .optimizer import Optimizer
 
 
@@ -23,15 +24,18 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def _update(self, p, g, state, group):
-        wd, momentum = group["weight_decay"], group["momentum"]
-        if wd:
-            g = g + wd * p
+        wd, momentum, dampening = group["weight_decay"], group["momentum"], group["dampening"]
+        if wd:                                              # g = grad + wd * p
+            g = xp.add(g, xp.multiply(p, wd, out=self._tmp(p, 1)), out=self._tmp(p, 1))
+        v = g
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
-            else:
+            else:                                           # b = momentum b + (1 - dampening) g
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g if group["dampening"] else g
-            g = g + momentum * buf if group["nesterov"] else buf
-        p -= group["lr"] * g
+                buf += xp.multiply(g, 1 - dampening, out=self._tmp(p, 2)) if dampening else g
+            v = buf
+            if group["nesterov"]:                           # v = g + momentum b
+                v = xp.add(g, xp.multiply(buf, momentum, out=self._tmp(p, 2)), out=self._tmp(p, 2))
+        p -= xp.multiply(v, group["lr"], out=self._tmp(p))

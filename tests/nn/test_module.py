@@ -264,3 +264,11 @@ def test_shape_error_names_the_nested_layer_path():
 def test_repr_lists_children():
     assert repr(nn.Sequential(nn.Linear(2, 3), nn.ReLU())) == (
         "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)")
+
+
+def test_load_state_dict_tolerates_missing_num_batches_tracked():
+    """Older torchvision checkpoints have no BatchNorm batch counter; torch loads them."""
+    model = gn.nn.Sequential(gn.nn.Linear(3, 4), gn.nn.BatchNorm1d(4))
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    result = model.load_state_dict(state)
+    assert result.missing_keys == []

@@ -47,10 +47,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
+        try:
+            return F.linear(input, self.weight, self.bias)
+        except ShapeError:  # F.linear checked the shapes; say it again in this layer's terms
             raise ShapeError(f"expected input with last dimension {self.in_features} (shape (N, *, "
-                             f"{self.in_features})), got input of shape {tuple(input.shape)}", self)
-        return F.linear(input, self.weight, self.bias)
+                             f"{self.in_features})), got input of shape {tuple(input.shape)}", self) from None
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
