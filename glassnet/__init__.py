@@ -4,7 +4,7 @@
     x = gn.randn(4, 3, requires_grad=True)
     (x @ x.T).sum().backward()
 """
-from . import backend
+from . import allocator, backend
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.gradcheck import GradcheckError, gradcheck
 from .backend import bool_, float16, float32, float64, get_default_dtype, int32, int64, set_default_dtype, uint8
@@ -21,8 +21,11 @@ from .io import load, save  # noqa: E402
 from .glassbox import explain, summary  # noqa: E402
 from .training import Trainer  # noqa: E402
 from . import models  # noqa: E402
+from . import sampling  # noqa: E402
 
 __version__ = "0.1.0"
+
+allocator.tune()  # reuse freed large blocks instead of page-faulting them back in (see allocator.py)
 
 
 def manual_seed(seed: int):

@@ -30,3 +30,15 @@ def test_explain_command_prints_worked_example(capsys):
     main(["explain"])
     out = capsys.readouterr().out
     assert "0.5408" in out and "loss = 0.7783" in out
+
+
+def test_summary_alexnet_reproduces_the_notes_table(capsys):
+    main(["summary", "alexnet"])
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    expected = {"conv1": ("55x55x96", "34,944"), "conv2": ("27x27x256", "614,656"),
+                "conv3": ("13x13x384", "885,120"), "conv4": ("13x13x384", "1,327,488"),
+                "conv5": ("13x13x256", "884,992"), "fc1": ("4096", "37,752,832"),
+                "fc2": ("4096", "16,781,312"), "fc3": ("1000", "4,097,000")}
+    for layer, (output, params) in expected.items():
+        assert rows[layer][3] == output and rows[layer][-1] == params, rows[layer]
+    assert rows["Total"][-1] == "62,378,344"

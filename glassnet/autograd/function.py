@@ -8,6 +8,10 @@ A primitive subclasses :class:`Function` and writes two methods side by side:
 * ``backward(self, *grads)`` takes dL/d(output) for each output and returns
   dL/d(input) for each input (``None`` where ``self.needs_input_grad[i]`` is False).
 
+``backward`` must return arrays it does not keep: the engine hands a fresh array
+(one that is not a view and was not returned twice) to a leaf's ``.grad`` without
+copying, and optimizers then update ``.grad`` in place.
+
 ``Function.apply(*tensors, **options)`` runs the forward on the tensors' arrays and,
 when gradients are enabled and some input requires one, records the call as a node
 of the graph that :mod:`glassnet.autograd.engine` walks in reverse.

@@ -59,11 +59,13 @@ class Conv2d(Function):
         #   dW = x * dy             the cross-correlation of the (padded) input with dy:
         #                           dW[o, c, i, j] = sum_{n,oh,ow} dy[n,o,oh,ow] xpad[n,c,oh*s+i*d,ow*s+j*d]
         #                           = (dy as (O, N*OH*OW)) @ cols.T
-        #   dx = pad(dy) * rot180(W)  the full convolution of dy (dilated by the stride) with the
-        #                           kernel rotated by 180 degrees. We compute it as its equivalent,
-        #                           the adjoint of im2col: dcols = W.T @ dy, then col2im scatter-adds
-        #                           each kernel offset's rows back onto the padded input positions
-        #                           they were read from (a loop over kh*kw offsets, not over pixels).
+        #   dx = pad(dy) * rot180(W)  the full convolution of dy (with stride-1 zeros inserted between
+        #                           its entries) with the 180-degree-rotated (and dilated) kernel.
+        #                           We compute the same numbers as the adjoint of im2col:
+        #                           dcols = W.T @ dy, then col2im scatter-adds each kernel offset's
+        #                           rows back onto the padded-input positions they were read from
+        #                           (a loop over the kh*kw offsets, never over pixels or samples),
+        #                           and the padding is cropped off.
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
         dyc = xp.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(G, O // G, N * OH * OW)
         dx = dW = db = None

@@ -39,11 +39,17 @@ def _is_tiling(kernel, stride, pads, dilation) -> bool:
     return tuple(kernel) == tuple(stride) and not any(pads) and tuple(dilation) == (1, 1)
 
 
-def _grad_view(shape, dtype, kernel, stride, pads, dilation, out):
-    """A zero dx (N, C, H, W) and the window view of it (padded, if needed) to scatter into."""
+def _channel_major(x) -> bool:
+    """Whether x (N, C, H, W) is stored as (C, N, H, W), as convolution outputs are."""
+    return x.ndim == 4 and x.transpose(1, 0, 2, 3).flags.c_contiguous and not x.flags.c_contiguous
+
+
+def _grad_view(shape, dtype, kernel, stride, pads, dilation, out, channel_major=False):
+    """A zero dx (N, C, H, W) and the window view of it (padded, if needed) to scatter into.
+    dx keeps the input's memory layout, so the layer below reads its gradient without a transpose."""
     N, C, H, W = shape
     if _is_tiling(kernel, stride, pads, dilation):
-        dx = xp.zeros(shape, dtype)
+        dx = xp.zeros((C, N, H, W), dtype).transpose(1, 0, 2, 3) if channel_major else xp.zeros(shape, dtype)
         return dx, _window_view(dx, kernel, stride, pads, dilation, out, 0.0)
     dxp = xp.zeros((N, C, H + pads[0] + pads[1], W + pads[2] + pads[3]), dtype)
     return crop2d(dxp, pads), windows(dxp, kernel, stride, dilation, out)
@@ -61,31 +67,28 @@ class MaxPool2d(Function):
                 largest=True, return_indices=False):
         (kh, kw) = kernel
         self.geometry = (tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), out)
-        self.win = _window_view(x, kernel, stride, pads, dilation, out, -xp.inf if largest else xp.inf)
-        extremum = xp.maximum if largest else xp.minimum
-        y = self.win[:, :, 0, 0].copy()
+        win = _window_view(x, kernel, stride, pads, dilation, out, -xp.inf if largest else xp.inf)
+        extremum, beats = (xp.maximum, xp.greater) if largest else (xp.minimum, xp.less)
+        y = win[:, :, 0, 0].copy(order="K")   # "K": keep the input's memory layout
+        # the winning kernel offset i*kw + j of each window, only when a gradient or indices need it
+        track = self.needs_input_grad[0] or return_indices
+        arg = xp.zeros(y.shape, xp.min_scalar_type(kh * kw)) if track else None
         for o in range(1, kh * kw):
-            extremum(y, self.win[:, :, o // kw, o % kw], out=y)
-        self.shape, self.y, self.arg = x.shape, y, None
+            v = win[:, :, o // kw, o % kw]
+            if track:
+                # arg = o where v strictly beats y (an equal later value never wins). Offsets only
+                # grow, so this is max(arg, o * wins): plain arithmetic, much faster in NumPy
+                # than a masked write (copyto/where/putmask)
+                xp.maximum(arg, xp.multiply(beats(v, y), o, dtype=arg.dtype), out=arg)
+            extremum(y, v, out=y)
+        self.shape, self.arg, self.channel_major = x.shape, arg, _channel_major(x)
         if not return_indices:
             return y
         return y, self._flat_indices(x.shape[-1])
 
-    def _offsets(self):
-        """The kernel offset i*kw + j of each window's first extremum (found on demand: the
-        forward pass only takes maxima, so inference pays nothing for it)."""
-        if self.arg is None:
-            kh, kw = self.geometry[0]
-            arg = xp.full(self.y.shape, kh * kw - 1, xp.min_scalar_type(kh * kw))
-            # walk the offsets backwards so the first (in window order) equal value is kept
-            for o in range(kh * kw - 2, -1, -1):
-                xp.copyto(arg, o, where=self.win[:, :, o // kw, o % kw] == self.y)
-            self.arg = arg
-        return self.arg
-
     def _flat_indices(self, W):
         (kh, kw), (sh, sw), (top, _, left, _), (dh, dw), (OH, OW) = self.geometry
-        arg = self._offsets().astype(xp.int64)
+        arg = self.arg.astype(xp.int64)
         h = xp.arange(OH).reshape(OH, 1) * sh - top + (arg // kw) * dh
         w = xp.arange(OW) * sw - left + (arg % kw) * dw
         return h * W + w
@@ -95,15 +98,14 @@ class MaxPool2d(Function):
         # Windows that overlap (stride < kernel) may pick the same x: hence += unless they tile.
         kernel, stride, pads, dilation, out = self.geometry
         (kh, kw) = kernel
-        arg = self._offsets()
-        dx, dwin = _grad_view(self.shape, dy.dtype, kernel, stride, pads, dilation, out)
+        arg = self.arg
+        dx, dwin = _grad_view(self.shape, dy.dtype, kernel, stride, pads, dilation, out, self.channel_major)
         tiling = _is_tiling(kernel, stride, pads, dilation)
         for o in range(kh * kw):
-            routed = dy * (arg == o)
             if tiling:
-                dwin[:, :, o // kw, o % kw] = routed
+                xp.multiply(dy, arg == o, out=dwin[:, :, o // kw, o % kw])
             else:
-                dwin[:, :, o // kw, o % kw] += routed
+                dwin[:, :, o // kw, o % kw] += dy * (arg == o)
         return dx
 
 
@@ -117,12 +119,12 @@ class AvgPool2d(Function):
     def forward(self, x, kernel, stride, pads=(0, 0, 0, 0), out=None, divisor=1):
         (kh, kw) = kernel
         win = _window_view(x, kernel, stride, pads, (1, 1), out, 0.0)
-        y = win[:, :, 0, 0].copy()
+        y = win[:, :, 0, 0].copy(order="K")
         for o in range(1, kh * kw):
             y += win[:, :, o // kw, o % kw]
         if not (isinstance(divisor, (int, float)) and divisor == 1):
             y /= xp.asarray(divisor, dtype=x.dtype)
-        self.shape, self.divisor = x.shape, divisor
+        self.shape, self.divisor, self.channel_major = x.shape, divisor, _channel_major(x)
         self.geometry = (tuple(kernel), tuple(stride), tuple(pads), out)
         return y
 
@@ -132,7 +134,7 @@ class AvgPool2d(Function):
         kernel, stride, pads, out = self.geometry
         (kh, kw) = kernel
         g = dy / xp.asarray(self.divisor, dtype=dy.dtype)
-        dx, dwin = _grad_view(self.shape, dy.dtype, kernel, stride, pads, (1, 1), out)
+        dx, dwin = _grad_view(self.shape, dy.dtype, kernel, stride, pads, (1, 1), out, self.channel_major)
         tiling = _is_tiling(kernel, stride, pads, (1, 1))
         for o in range(kh * kw):
             if tiling:
@@ -171,27 +173,61 @@ class AdaptiveAvgPool2d(Function):
         return xp.matmul(self.Ah.T, dy @ self.Aw)
 
 
+def _window_max(x, bounds):
+    """Max and first arg-max (absolute index) of x over windows [lo, hi) of its *first* axis.
+
+    x: (L, ...) contiguous  ->  (len(bounds), ...) twice. A running comparison over whole
+    contiguous slices x[k]: NumPy reductions over a short axis, or slices strided along the
+    last one, are many times slower.
+    """
+    best = xp.empty((len(bounds),) + x.shape[1:], x.dtype)
+    arg = xp.empty(best.shape, xp.int64)
+    for i, (lo, hi) in enumerate(bounds):
+        best[i], arg[i] = x[lo], lo
+        for k in range(lo + 1, hi):
+            # strict: ties keep the first position; k only grows, so arg = max(arg, k * wins)
+            xp.maximum(arg[i], xp.multiply(x[k] > best[i], k, dtype=arg.dtype), out=arg[i])
+            xp.maximum(best[i], x[k], out=best[i])
+    return best, arg
+
+
+def _window_max_backward(d_best, arg, bounds, length):
+    """Adjoint of _window_max: each window's gradient goes to its arg-max; windows may overlap."""
+    dx = xp.zeros((length,) + d_best.shape[1:], d_best.dtype)
+    for i, (lo, hi) in enumerate(bounds):
+        positions = xp.arange(lo, hi).reshape((-1,) + (1,) * (arg.ndim - 1))
+        dx[lo:hi] += (positions == arg[i]) * d_best[i]
+    return dx
+
+
 class AdaptiveMaxPool2d(Function):
     """y[n,c,i,j] = max of x over torch's adaptive window (rows_i x cols_j); optionally the
-    flat indices h*W + w of the maxima (first in row-major order on ties, as torch)."""
+    flat indices h*W + w of the maxima (first in row-major order on ties, as torch).
+
+    Max over a rectangle is separable: first over each column window within every row, then
+    over the window's rows; taking the first maximum at both stages gives the row-major first.
+    Each stage works on a copy with the reduced axis first, so its slices are contiguous;
+    loops run over output rows / columns and window positions, never over output pixels.
+    """
 
     def forward(self, x, out, return_indices=False):
         N, C, H, W = x.shape
-        rows, cols = adaptive_bounds(H, out[0]), adaptive_bounds(W, out[1])
-        # max over a rectangle is separable: first within each column window (per row) ...
-        colmax = xp.stack([x[..., lo:hi].max(-1) for lo, hi in cols], -1)              # (N, C, H, OW)
-        colarg = xp.stack([x[..., lo:hi].argmax(-1) + lo for lo, hi in cols], -1)
-        # ... then the first row holding the largest of those: the row-major first maximum
-        y = xp.stack([colmax[..., lo:hi, :].max(-2) for lo, hi in rows], -2)          # (N, C, OH, OW)
-        h = xp.stack([colmax[..., lo:hi, :].argmax(-2) + lo for lo, hi in rows], -2)
-        w = xp.take_along_axis(colarg, h, axis=-2)
-        self.index = h * W + w
+        self.rows, self.cols = adaptive_bounds(H, out[0]), adaptive_bounds(W, out[1])
+        colmax, self.colarg = _window_max(xp.ascontiguousarray(x.transpose(3, 0, 1, 2)), self.cols)  # (OW, N, C, H)
+        y, self.rowarg = _window_max(xp.ascontiguousarray(colmax.transpose(3, 0, 1, 2)), self.rows)  # (OH, OW, N, C)
         self.shape = x.shape
-        return (y, self.index) if return_indices else y
+        y = y.transpose(2, 3, 0, 1)
+        if not return_indices:
+            return y
+        # the winning column of the winning row: colarg[ow, n, c, rowarg[oh, ow, n, c]]
+        w = xp.take_along_axis(self.colarg.transpose(1, 2, 0, 3), self.rowarg.transpose(2, 3, 1, 0), axis=-1)
+        return y, self.rowarg.transpose(2, 3, 0, 1) * W + w.transpose(0, 1, 3, 2)
 
     def backward(self, dy, dindices=None):
-        # route dy to each window's arg-max; windows may overlap, so sum with bincount
+        # undo the two stages in reverse: dy to each window's winning row (d colmax), then each
+        # row's d colmax to its winning column
         N, C, H, W = self.shape
-        planes = xp.arange(N * C).reshape(N, C, 1, 1) * (H * W)
-        dx = xp.bincount((self.index + planes).ravel(), weights=dy.ravel(), minlength=N * C * H * W)
-        return dx.reshape(self.shape).astype(dy.dtype, copy=False)
+        dy_t = xp.ascontiguousarray(dy.transpose(2, 3, 0, 1))                                       # (OH, OW, N, C)
+        dcolmax = _window_max_backward(dy_t, self.rowarg, self.rows, H)                           # (H, OW, N, C)
+        dcolmax = xp.ascontiguousarray(dcolmax.transpose(1, 2, 3, 0))                             # (OW, N, C, H)
+        return _window_max_backward(dcolmax, self.colarg, self.cols, W).transpose(1, 2, 3, 0)     # (N, C, H, W)

@@ -2,13 +2,14 @@
 
 Each primitive (``RNN``, ``LSTM``, ``GRU``) runs backpropagation through time written out:
 
-* forward: the input projection of all steps is ONE matrix product,
-  ``(T*N, I) @ W_ih^T``; then a single loop over time does one fused matmul per step,
-  ``h_{t-1} @ W_hh^T``, giving the pre-activations of all gates at once, and applies the
-  gate nonlinearities in place on preallocated buffers (nothing big is allocated per step);
+* forward: the input projection of all steps is ONE matrix product, x (T*N, I) @ W_ih^T
+  (one batched GEMM that also lays the result out gate by gate, see below); then a
+  single loop over time does one fused matmul per step, h_{t-1} @ W_hh^T (N, G*H), giving
+  the pre-activations of all gates at once, and applies the gate nonlinearities in place
+  on preallocated buffers (nothing big is allocated per step);
 * backward: the loop walks time in reverse, carrying dh (and dc) from step t to t-1 and
   writing each step's dz (the gradient w.r.t. the gate pre-activations) into a
-  preallocated (T, N, G) buffer; after the loop the weight gradients are single GEMMs
+  preallocated (T, N, G*H) buffer; after the loop the weight gradients are single GEMMs
   over the stacked sequence: dW_hh = sum_t dz_t^T h_{t-1} = dZ^T @ H_prev,
   dW_ih = dZ^T @ X, db = sum of dZ.
 
@@ -25,16 +26,17 @@ their state unchanged. Hence h_n is each sequence's state at its last valid step
 steps output zeros and receive no gradient. ``reverse=True`` runs the sequence
 backwards, each one flipped within its own length, so it starts at its last valid step.
 
-Sigmoid gates are computed as sigma(z) = (1 + tanh(z/2)) / 2, which never overflows;
-their rows of the weights are pre-scaled by 1/2 (exact in floating point), so a single
-in-place ``tanh`` over all gates of a step serves both kinds of gate.
+Speed notes (each keeps the arithmetic above, only the memory layout changes):
 
-Storage is gate-major: the pre-activations live in a (G, T, N, H) buffer, so every gate
-of a step is one contiguous (N, H) block and the elementwise gate arithmetic runs on
-contiguous memory (NumPy is several times slower on column slices of an (N, G*H) row).
-The input projection is one batched GEMM, x (T*N, I+1) @ W_g (G, I+1, H), with the bias
-folded in as a column of ones; the step's recurrent product is one batched GEMM of
-h_{t-1} (N, H) with all G blocks of W_hh at once.
+* sigmoid gates are computed as sigma(z) = (1 + tanh(z/2)) / 2, which never overflows;
+  their weight rows are pre-scaled by 1/2 (exact in floating point), so one in-place
+  ``tanh`` over all gates of a step serves both kinds of gate;
+* the activated gates are stored gate-major, (G, T, N, H), so each gate of a step is one
+  contiguous (N, H) block: NumPy's elementwise ops are several times slower on the
+  column slices of an (N, G*H) row. The gate gradients are computed in such blocks too
+  and copied into the row-major dZ that the GEMMs want;
+* the bias is folded into the input projection as a column of ones appended to x, so
+  db comes out of the dW_ih GEMM as its last column.
 """
 from __future__ import annotations
 
@@ -95,70 +97,6 @@ class _Steps:
         return y
 
 
-def _gate_major(W, G):
-    """(G*H, K) weight -> (G, K, H): block g transposed, so that a @ out[g] = a @ W_g^T."""
-    K = W.shape[1]
-    return xp.ascontiguousarray(W.reshape(G, -1, K).transpose(0, 2, 1))
-
-
-class _Recurrent(Function):
-    gates = 1
-
-    def _start(self, x, W_ih, W_hh, bias, scale, lengths, reverse):
-        """Shared set-up: step order, the projected inputs (G, T, N, H), gate-major W_hh."""
-        T, N, I = x.shape
-        G, H = self.gates, W_hh.shape[1]
-        dtype = xp.result_type(x, W_hh)
-        s = self.steps = _Steps(T, N, lengths, reverse)
-        X1 = xp.empty((T, N, I + (bias is not None)), dtype)   # step-order inputs [x_t | 1]
-        X1[..., :I] = s.gather(x)
-        Wx = W_ih
-        if bias is not None:
-            X1[..., I] = 1
-            Wx = xp.concatenate([W_ih, bias[:, None]], axis=1)
-        self.X1 = X1 = X1.reshape(T * N, -1)
-        Z = xp.matmul(X1, _gate_major(Wx * scale[:, None], G))  # (G, T*N, H): one batched GEMM
-        self.W_ih, self.W_hh, self.I = W_ih, W_hh, I
-        return T, N, H, dtype, Z.reshape(G, T, N, H), _gate_major(W_hh * scale[:, None], G)
-
-    def _state_buffer(self, T, N, H, dtype, s0):
-        S = xp.empty((T + 1, N, H), dtype)
-        S[0] = 0 if s0 is None else self.steps.sort(s0)
-        return S
-
-    @staticmethod
-    def _carry(S, t, b):
-        if b < S.shape[1]:        # finished sequences keep their state
-            S[t + 1, b:] = S[t, b:]
-
-    def _input_grads(self, dZ, has_bias):
-        """dZ (G, T*N, H) in step order -> dx (T, N, I), dW_ih (G*H, I), db (G*H,).
-
-        dW_ih | db = sum_t dz_t^T [x_t | 1], one batched GEMM; dx_t = sum_g dz_t,g W_ih,g.
-        """
-        G, I = dZ.shape[0], self.I
-        need = self.needs_input_grad
-        dWa = xp.matmul(dZ.transpose(0, 2, 1), self.X1).reshape(-1, self.X1.shape[1])
-        dW, db = dWa[:, :I], (dWa[:, I] if has_bias else None)
-        dx = None
-        if need[0]:
-            T, N = self.steps.T, self.steps.N
-            dx = xp.matmul(dZ, self.W_ih.reshape(G, -1, I)).sum(axis=0).reshape(T, N, I)
-            dx = self.steps.scatter(dx)
-        return dx, dW, db
-
-    def _hh_grad(self, dZ, Hs):
-        """dW_hh = sum_t dz_t^T h_{t-1}: one batched GEMM over the stacked sequence."""
-        T, N, H = Hs.shape[0] - 1, Hs.shape[1], Hs.shape[2]
-        return xp.matmul(dZ.transpose(0, 2, 1), Hs[:-1].reshape(T * N, H)).reshape(-1, H)
-
-    def _back_through_W_hh(self, dz, out, scratch):
-        """out = sum_g dz[g] W_hh,g (the gradient reaching h_{t-1} through the matmul)."""
-        G, b, H = dz.shape
-        xp.matmul(dz, self.W_hh.reshape(G, H, H), out=scratch[:G * b * H].reshape(G, b, H))
-        xp.sum(scratch[:G * b * H].reshape(G, b, H), axis=0, out=out)
-
-
 def _sum_bias(b_ih, b_hh):
     if b_ih is None:
         return b_hh
@@ -190,6 +128,64 @@ def _times_tanh_grad(d, a, tmp):
     d *= tmp
 
 
+def _rows(blocks):
+    """(G, b, H) gate blocks seen as the (b, G, H) rows of an (b, G*H) matrix (a strided view)."""
+    return blocks.transpose(1, 0, 2)
+
+
+class _Recurrent(Function):
+    gates = 1
+
+    def _start(self, x, W_ih, W_hh, bias, scale, lengths, reverse):
+        """Shared set-up: step order, inputs [x_t | 1], the projected inputs (G, T, N, H)."""
+        T, N, I = x.shape
+        G, H = self.gates, W_hh.shape[1]
+        dtype = xp.result_type(x, W_hh)
+        s = self.steps = _Steps(T, N, lengths, reverse)
+        X1 = self.X1 = xp.empty((T * N, I + (bias is not None)), dtype)    # step-order [x_t | 1]
+        X1[:, :I] = s.gather(x).reshape(T * N, I)
+        Wx = W_ih
+        if bias is not None:
+            X1[:, I] = 1
+            Wx = xp.concatenate([W_ih, bias[:, None]], axis=1)
+        # (G, T*N, H) = [x | 1] [W_g | b_g]^T for every gate g: one batched GEMM, gate-major
+        Wg = (Wx * scale[:, None]).reshape(G, H, -1).transpose(0, 2, 1)
+        Z = xp.empty((G, T, N, H), dtype)
+        xp.matmul(X1, Wg, out=Z.reshape(G, T * N, H))
+        self.W_ih, self.W_hh, self.I = W_ih, W_hh, I
+        WhT = xp.ascontiguousarray((W_hh * scale[:, None]).T)   # (H, G*H)
+        return T, N, H, dtype, Z, WhT
+
+    def _state_buffer(self, T, N, H, dtype, s0):
+        S = xp.empty((T + 1, N, H), dtype)
+        S[0] = 0 if s0 is None else self.steps.sort(s0)
+        return S
+
+    @staticmethod
+    def _carry(S, t, b):
+        if b < S.shape[1]:        # finished sequences keep their state
+            S[t + 1, b:] = S[t, b:]
+
+    def _weight_grads(self, dZ, Hs, need_x, need_W_ih, need_W_hh, need_b):
+        """From the row-major dZ (T, N, G*H) in step order, with single GEMMs over the sequence:
+
+            dW_ih | db = dZ^T [X | 1]     dW_hh = dZ^T H_prev     dx = dZ W_ih
+        """
+        (T, N, GH), I = dZ.shape, self.I
+        dZ2 = dZ.reshape(T * N, GH)
+        dx = dW_ih = dW_hh = db = None
+        if need_W_ih or (self.has_bias and need_b):
+            dWa = dZ2.T @ self.X1
+            dW_ih = dWa[:, :I] if need_W_ih else None
+            db = dWa[:, I].copy() if self.has_bias else None
+        if need_W_hh:
+            dW_hh = dZ2.T @ Hs[:-1].reshape(T * N, -1)
+        if need_x:
+            dx = self.steps.scatter((dZ2 @ self.W_ih).reshape(T, N, I))
+        return dx, dW_ih, dW_hh, db
+
+
+
 class RNN(_Recurrent):
     """Elman RNN over a sequence:  h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
@@ -201,14 +197,14 @@ class RNN(_Recurrent):
                 reverse=False):
         self.relu, self.has_bias = nonlinearity == "relu", b_ih is not None or b_hh is not None
         one = xp.ones(W_hh.shape[0], xp.result_type(x, W_hh))
-        T, N, H, dtype, Z, Wh = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), one, lengths, reverse)
-        s, Z, Wh = self.steps, Z[0], Wh[0]
+        T, N, H, dtype, Z, WhT = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), one, lengths, reverse)
+        s = self.steps
         Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
-        hW = xp.empty(N * H, dtype)
+        hW = xp.empty((N, H), dtype)
         for t, b in enumerate(s.sizes):
             self._carry(Hs, t, b)
-            z = Z[t, :b]
-            z += xp.matmul(Hs[t, :b], Wh, out=hW[:b * H].reshape(b, H))
+            z = Z[0, t, :b]
+            z += xp.matmul(Hs[t, :b], WhT, out=hW[:b])
             if self.relu:
                 xp.maximum(z, 0, out=Hs[t + 1, :b])
             else:
@@ -225,13 +221,13 @@ class RNN(_Recurrent):
         T, N, H = Hs.shape[0] - 1, Hs.shape[1], Hs.shape[2]
         dy_s = s.gather(dy)
         dh = s.sort(dh_n)
-        dZ = (xp.zeros if s.order is not None else xp.empty)((1, T, N, H), Hs.dtype)
+        dZ = (xp.zeros if s.order is not None else xp.empty)((T, N, H), Hs.dtype)
         tmp = xp.empty((N, H), Hs.dtype)
         for t in range(T - 1, -1, -1):
             b = s.sizes[t]
             if b == 0:
                 continue
-            dh_b, h, dz, tmp_b = dh[:b], Hs[t + 1, :b], dZ[0, t, :b], tmp[:b]
+            dh_b, h, dz, tmp_b = dh[:b], Hs[t + 1, :b], dZ[t, :b], tmp[:b]
             dh_b += dy_s[t, :b]
             if self.relu:
                 xp.multiply(dh_b, h > 0, out=dz)
@@ -240,10 +236,9 @@ class RNN(_Recurrent):
                 xp.subtract(1, tmp_b, out=tmp_b)
                 xp.multiply(dh_b, tmp_b, out=dz)
             xp.matmul(dz, self.W_hh, out=dh_b)
-        need, dZ = self.needs_input_grad, dZ.reshape(1, T * N, H)
-        dx, dW_ih, db = self._input_grads(dZ, self.has_bias)
-        dW_hh = self._hh_grad(dZ, Hs) if need[3] else None
-        return (dx, s.unsort(dh) if need[1] else None, dW_ih if need[2] else None, dW_hh,
+        need = self.needs_input_grad
+        dx, dW_ih, dW_hh, db = self._weight_grads(dZ, Hs, need[0], need[2], need[3], need[4] or need[5])
+        return (dx, s.unsort(dh) if need[1] else None, dW_ih, dW_hh,
                 db if need[4] else None, db.copy() if need[5] else None)
 
 
@@ -267,17 +262,18 @@ class LSTM(_Recurrent):
         self.has_bias = b_ih is not None or b_hh is not None
         half = _gate_scale([0.5, 0.5, 1, 0.5], W_hh.shape[1], xp.result_type(x, W_hh))
         # Z[:, t] holds z/2 for i, f, o and z for g; then, in place, the activated gates
-        T, N, H, dtype, Z, Wh = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), half, lengths, reverse)
+        T, N, H, dtype, Z, WhT = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), half, lengths, reverse)
         s, self.Z = self.steps, Z
         Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
         Cs = self.C = self._state_buffer(T, N, H, dtype, c0)
         TC = self.TC = xp.empty((T, N, H), dtype)               # tanh(c_t)
-        hW, ig = xp.empty(4 * N * H, dtype), xp.empty((N, H), dtype)
+        hW, ig = xp.empty((N, 4 * H), dtype), xp.empty((N, H), dtype)
         for t, b in enumerate(s.sizes):
             self._carry(Hs, t, b)
             self._carry(Cs, t, b)
             z = Z[:, t, :b]
-            z += xp.matmul(Hs[t, :b], Wh, out=hW[:4 * b * H].reshape(4, b, H))   # all gates, one GEMM
+            xp.matmul(Hs[t, :b], WhT, out=hW[:b])                # all four gates, one GEMM
+            z += _rows(hW[:b].reshape(b, 4, H))
             xp.tanh(z, out=z)
             _sigmoid_from_tanh(Z[:2, t, :b])                     # i, f
             _sigmoid_from_tanh(Z[3, t, :b])                      # o
@@ -299,15 +295,15 @@ class LSTM(_Recurrent):
         T, N, H = TC.shape
         dy_s = s.gather(dy)
         dh, dc = s.sort(dh_n), s.sort(dc_n)
-        dZ = (xp.zeros if s.order is not None else xp.empty)((4, T, N, H), Hs.dtype)
-        tmp, scratch = xp.empty((N, H), Hs.dtype), xp.empty(4 * N * H, Hs.dtype)
+        dZ = (xp.zeros if s.order is not None else xp.empty)((T, N, 4 * H), Hs.dtype)
+        D, tmp = xp.empty((4, N, H), Hs.dtype), xp.empty((N, H), Hs.dtype)   # one step's dz, gate-major
         for t in range(T - 1, -1, -1):
             b = s.sizes[t]
             if b == 0:
                 continue
             dh_b, dc_b, tc, tmp_b = dh[:b], dc[:b], TC[t, :b], tmp[:b]
             i, f, g, o = Z[0, t, :b], Z[1, t, :b], Z[2, t, :b], Z[3, t, :b]
-            di, df, dg, do = dZ[0, t, :b], dZ[1, t, :b], dZ[2, t, :b], dZ[3, t, :b]
+            di, df, dg, do = D[0, :b], D[1, :b], D[2, :b], D[3, :b]
             dh_b += dy_s[t, :b]
             xp.multiply(dh_b, tc, out=do)
             xp.multiply(dh_b, o, out=tmp_b)
@@ -321,12 +317,13 @@ class LSTM(_Recurrent):
             _times_sigmoid_grad(df, f, tmp_b)
             _times_sigmoid_grad(do, o, tmp_b)
             _times_tanh_grad(dg, g, tmp_b)
-            self._back_through_W_hh(dZ[:, t, :b], dh_b, scratch)
-        need, dZ = self.needs_input_grad, dZ.reshape(4, T * N, H)
-        dx, dW_ih, db = self._input_grads(dZ, self.has_bias)
-        dW_hh = self._hh_grad(dZ, Hs) if need[4] else None
+            dz = dZ[t, :b]
+            _rows(dz.reshape(b, 4, H))[...] = D[:, :b]          # into the row-major (b, 4H) dz_t
+            xp.matmul(dz, self.W_hh, out=dh_b)                   # dh_{t-1}: all four gates, one GEMM
+        need = self.needs_input_grad
+        dx, dW_ih, dW_hh, db = self._weight_grads(dZ, Hs, need[0], need[3], need[4], need[5] or need[6])
         return (dx, s.unsort(dh) if need[1] else None, s.unsort(dc) if need[2] else None,
-                dW_ih if need[3] else None, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
+                dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
 
 
 class GRU(_Recurrent):
@@ -355,15 +352,15 @@ class GRU(_Recurrent):
             bias = xp.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])
             self.b_hn = b_hh[2 * H:]
         # X[:, t] holds the input side (r, z halved); then, in place, r, z, n
-        T, N, H, dtype, X, Wh = self._start(x, W_ih, W_hh, bias, _gate_scale([0.5, 0.5, 1], H, dtype), lengths,
-                                            reverse)
+        T, N, H, dtype, X, WhT = self._start(x, W_ih, W_hh, bias, _gate_scale([0.5, 0.5, 1], H, dtype),
+                                             lengths, reverse)
         s, self.X = self.steps, X
         Un = self.Un = xp.empty((T, N, H), dtype)                # W_hn h_{t-1} + b_hn
         Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
-        hW, rh = xp.empty(3 * N * H, dtype), xp.empty((N, H), dtype)
+        hW, rh = xp.empty((N, 3 * H), dtype), xp.empty((N, H), dtype)
         for t, b in enumerate(s.sizes):
             self._carry(Hs, t, b)
-            u = xp.matmul(Hs[t, :b], Wh, out=hW[:3 * b * H].reshape(3, b, H))    # all gates, one GEMM
+            u = _rows(xp.matmul(Hs[t, :b], WhT, out=hW[:b]).reshape(b, 3, H))   # all gates, one GEMM
             rz = X[:2, t, :b]
             rz += u[:2]
             xp.tanh(rz, out=rz)
@@ -387,23 +384,22 @@ class GRU(_Recurrent):
         #     d(pre_n) = dn (1 - n^2),  dr = d(pre_n) u_n,  du_n = d(pre_n) r
         # sigmoids: d(pre_r) = dr r(1-r), d(pre_z) = dz z(1-z)
         # so the input side gets dZx = [d(pre_r), d(pre_z), d(pre_n)], the hidden side
-        # dU = [d(pre_r), d(pre_z), du_n]; dh_{t-1} = dh z + sum_g dU_g W_hh,g and, after the loop,
+        # dU = [d(pre_r), d(pre_z), du_n]; dh_{t-1} = dh z + dU W_hh and, after the loop,
         # dW_hh = sum_t dU_t^T h_{t-1}, db_hh = sum dU, dW_ih = sum_t dZx_t^T x_t, db_ih = sum dZx.
         s, X, Un, Hs = self.steps, self.X, self.Un, self.H
         T, N, H = Hs.shape[0] - 1, Hs.shape[1], Hs.shape[2]
         dy_s = s.gather(dy)
         dh = s.sort(dh_n)
-        alloc = xp.zeros if s.order is not None else xp.empty
-        dZx, dUn = alloc((3, T, N, H), Hs.dtype), alloc((T, N, H), Hs.dtype)
-        tmp, scratch = xp.empty((N, H), Hs.dtype), xp.empty(3 * N * H, Hs.dtype)
-        Wb = self.W_hh.reshape(3, H, H)
+        alloc = xp.zeros if s.order is not None else xp.empty      # padded steps must hold zero
+        dZx, dU = alloc((T, N, 3 * H), Hs.dtype), alloc((T, N, 3 * H), Hs.dtype)
+        D, tmp, dhW = xp.empty((4, N, H), Hs.dtype), xp.empty((N, H), Hs.dtype), xp.empty((N, H), Hs.dtype)
         for t in range(T - 1, -1, -1):
             b = s.sizes[t]
             if b == 0:
                 continue
             dh_b, tmp_b = dh[:b], tmp[:b]
             r, z, n, un = X[0, t, :b], X[1, t, :b], X[2, t, :b], Un[t, :b]
-            dr, dz, dn = dZx[0, t, :b], dZx[1, t, :b], dZx[2, t, :b]
+            dr, dz, dn, dun = D[0, :b], D[1, :b], D[2, :b], D[3, :b]
             dh_b += dy_s[t, :b]
             xp.subtract(Hs[t, :b], n, out=dz)
             dz *= dh_b
@@ -411,22 +407,18 @@ class GRU(_Recurrent):
             dn *= dh_b
             _times_tanh_grad(dn, n, tmp_b)
             xp.multiply(dn, un, out=dr)
-            xp.multiply(dn, r, out=dUn[t, :b])
+            xp.multiply(dn, r, out=dun)
             _times_sigmoid_grad(dr, r, tmp_b)
             _times_sigmoid_grad(dz, z, tmp_b)
-            back = scratch[:3 * b * H].reshape(3, b, H)
-            xp.matmul(dZx[:2, t, :b], Wb[:2], out=back[:2])
-            xp.matmul(dUn[t, :b], Wb[2], out=back[2])
+            _rows(dZx[t, :b].reshape(b, 3, H))[...] = D[:3, :b]
+            du = dU[t, :b]
+            du[:, :2 * H] = dZx[t, :b, :2 * H]
+            du[:, 2 * H:] = dun
             dh_b *= z
-            dh_b += back.sum(axis=0)
+            dh_b += xp.matmul(du, self.W_hh, out=dhW[:b])        # all three gates, one GEMM
         need = self.needs_input_grad
-        dZx, dUn = dZx.reshape(3, T * N, H), dUn.reshape(T * N, H)
-        dx, dW_ih, db_ih = self._input_grads(dZx, self.has_bias)
-        dW_hh = db_hh = None
-        if need[3]:
-            Hp = Hs[:-1].reshape(T * N, H)
-            dW_hh = xp.concatenate([self._hh_grad(dZx[:2], Hs), dUn.T @ Hp])
-        if need[5]:
-            db_hh = xp.concatenate([db_ih[:2 * H], dUn.sum(axis=0)])
-        return dx, s.unsort(dh) if need[1] else None, dW_ih if need[2] else None, dW_hh, \
-            db_ih if need[4] else None, db_hh
+        dx, dW_ih, _, db_ih = self._weight_grads(dZx, Hs, need[0], need[2], False, need[4])
+        dU2 = dU.reshape(T * N, 3 * H)
+        dW_hh = dU2.T @ Hs[:-1].reshape(T * N, H) if need[3] else None
+        db_hh = dU2.sum(axis=0) if need[5] else None
+        return dx, s.unsort(dh) if need[1] else None, dW_ih, dW_hh, db_ih if need[4] else None, db_hh

@@ -17,7 +17,6 @@ from ..autograd import grad_mode
 from ..data import TextCorpus, load_text
 from ..io import load, save
 from ..nn.utils import clip_grad_norm_
-from ..tensor import Tensor
 from .tbptt import batchify, detach_state, windows
 
 DEFAULTS = dict(embedding_dim=64, hidden_size=256, num_layers=1, batch_size=32, bptt=64, lr=2e-3, clip=5.0)
@@ -47,8 +46,7 @@ def sample_text(model, corpus: TextCorpus, prime: str, length: int, temperature:
     from ..sampling import generate
     prime = "".join(c for c in prime if c in corpus.stoi) or corpus.vocab[0]
     ids = generate(model, corpus.encode(prime), length, temperature=temperature, top_k=top_k, seed=seed)
-    ids = ids._data if isinstance(ids, Tensor) else ids
-    return prime + corpus.decode(ids[len(prime):] if len(ids) > length else ids)
+    return prime + corpus.decode(ids)   # generate returns only the new ids
 
 
 def train_char_lm(path=None, minutes=None, epochs=None, lr=None, seed: int = 0, out_dir="runs", progress=None,

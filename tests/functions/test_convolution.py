@@ -34,7 +34,9 @@ def test_conv1d_gradcheck(opts, rng):
 def test_conv2d_padding_modes_gradcheck(mode, rng):
     layer = gn.nn.Conv2d(2, 3, 3, padding=1, padding_mode=mode).double()
     x = rng.tensor(2, 2, 5, 4)
-    assert gn.gradcheck(lambda x, w, b: F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), w, b), (x, layer.weight, layer.bias))
+    w, b = layer.weight, layer.bias
+    assert gn.gradcheck(lambda x, w, b: F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), w, b), (x, w, b))
+    assert gn.gradcheck(layer, (x,))
 
 
 def _module(case):

@@ -33,3 +33,10 @@ def test_summary_counts_and_shapes():
     fc1 = table.rows[0]
     assert (fc1.name, fc1.output, fc1.weights, fc1.biases) == ("fc1", "128", 8192, 128)
     assert "Total parameters: 17,226" in str(table)
+
+
+def test_summary_names_the_layer_where_shapes_first_disagree():
+    import pytest
+    model = gn.nn.Sequential(gn.nn.Conv2d(1, 4, 3), gn.nn.ReLU(), gn.nn.Flatten(), gn.nn.Linear(100, 10))
+    with pytest.raises(gn.ShapeError, match=r"layer '3' Linear\(in_features=100.*\(1, 144\)"):
+        gn.summary(model, (1, 1, 8, 8))

@@ -111,10 +111,9 @@ def test_init_is_uniform_within_one_over_sqrt_hidden():
 
 
 def test_notes_parameter_count_rnn_plus_linear_is_161():
-    model = nn.Sequential(nn.RNN(14, 7, bias=False), )
-    head = nn.Linear(7, 2, bias=False)
+    rnn, head = nn.RNN(14, 7, bias=False), nn.Linear(7, 2, bias=False)
     # 14*7 input weights + 7*7 recurrent weights + 7*2 output weights = 98 + 49 + 14
-    assert sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in head.parameters()) == 161
+    assert sum(p.numel() for m in (rnn, head) for p in m.parameters()) == 161
 
 
 @pytest.mark.parametrize("mode", ["tanh", "lstm", "gru"])
@@ -196,3 +195,40 @@ def test_bad_lengths():
         m(gn.zeros(2, 6, 3), lengths=[7, 2])
     with pytest.raises(gn.ShapeError, match="expected 2 lengths"):
         m(gn.zeros(2, 6, 3), lengths=[3])
+
+
+def test_pack_padded_sequence_layout_is_torchs():
+    from glassnet.nn.rnn_utils import pack_padded_sequence, pad_packed_sequence
+    x = gn.arange(12.0).reshape(4, 3, 1)
+    packed = pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+    # values torch 2.13 gives for the same call
+    assert packed.data.numpy().ravel().tolist() == [1, 0, 2, 4, 3, 7, 10]
+    assert packed.batch_sizes.numpy().tolist() == [3, 2, 1, 1]
+    assert packed.sorted_indices.numpy().tolist() == [1, 0, 2]
+    assert packed.unsorted_indices.numpy().tolist() == [1, 0, 2]
+    padded, lengths = pad_packed_sequence(packed, total_length=5)
+    assert padded.shape == (5, 3, 1) and lengths.numpy().tolist() == [2, 4, 1]
+    expected = x.numpy().copy()
+    expected[2:, 0] = 0
+    expected[1:, 2] = 0
+    np.testing.assert_array_equal(padded.numpy()[:4], expected)
+    with pytest.raises(ValueError, match="not sorted"):
+        pack_padded_sequence(x, [2, 4, 1])
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_packed_input_equals_lengths(mode):
+    from glassnet.nn.rnn_utils import PackedSequence, pack_padded_sequence, pad_packed_sequence
+    gn.manual_seed(0)
+    m = _make(mode, 3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = gn.tensor(np.random.default_rng(0).standard_normal((3, 5, 3)), requires_grad=True)
+    lengths = [2, 5, 3]
+    y, hidden = m(x, lengths=lengths)
+    packed_out, hidden_p = m(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+    assert isinstance(packed_out, PackedSequence)
+    y_p, _ = pad_packed_sequence(packed_out, batch_first=True)
+    np.testing.assert_allclose(y_p.numpy(), y.numpy(), rtol=1e-12)
+    for a, b in zip(hidden if mode == "lstm" else [hidden], hidden_p if mode == "lstm" else [hidden_p]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    y_p.sum().backward()                 # differentiable through pack and pad
+    assert x.grad is not None and np.all(x.grad.numpy()[0, 2:] == 0)

@@ -23,6 +23,7 @@ from ..functional.recurrent import _as_lengths
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+from ..rnn_utils import PackedSequence, _repack, pad_packed_sequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -77,8 +78,8 @@ class RNNBase(Module):
     def flatten_parameters(self) -> None:
         """Kept for torch compatibility: there is nothing to flatten here."""
 
-    def _check(self, input, hx, lengths):
-        """Validate shapes; return (batched, N, T)."""
+    def _check(self, input, hx, lengths, batch_first):
+        """Validate shapes; return whether the input is batched."""
         if input.ndim not in (2, 3):
             raise ShapeError(f"expected input of 2 (unbatched (L, {self.input_size})) or 3 dimensions, got input "
                              f"of shape {tuple(input.shape)}", self)
@@ -86,8 +87,8 @@ class RNNBase(Module):
             raise ShapeError(f"expected input with input_size {self.input_size} features in its last dimension, "
                              f"got {input.shape[-1]} (input shape {tuple(input.shape)})", self)
         batched = input.ndim == 3
-        N = input.shape[0 if self.batch_first else 1] if batched else 1
-        T = input.shape[1 if self.batch_first and batched else 0]
+        N = input.shape[0 if batch_first else 1] if batched else 1
+        T = input.shape[1 if batch_first and batched else 0]
         D = 2 if self.bidirectional else 1
         expected = (self.num_layers * D, N, self.hidden_size) if batched else (self.num_layers * D, self.hidden_size)
         states = [] if hx is None else (list(hx) if self.mode == "LSTM" else [hx])
@@ -106,15 +107,26 @@ class RNNBase(Module):
         return batched
 
     def forward(self, input, hx=None, lengths=None):
-        """input (T, N, I) ((N, T, I) with ``batch_first``, or unbatched (T, I)); hx as in the class
-        docstring or None (zeros); ``lengths``: N valid lengths of a padded batch (glassnet's addition)."""
-        batched = self._check(input, hx, lengths)
+        """input (T, N, I) ((N, T, I) with ``batch_first``, or unbatched (T, I)), or a
+        :class:`~glassnet.nn.rnn_utils.PackedSequence` (then the output is packed too); hx as in
+        the class docstring or None (zeros); ``lengths``: N valid lengths of a padded batch
+        (glassnet's addition, instead of packing)."""
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError("pass either a PackedSequence or lengths, not both")
+            padded, lengths = pad_packed_sequence(input)
+            output, hidden = self._forward(padded, hx, lengths, batch_first=False)
+            return _repack(output, input), hidden
+        return self._forward(input, hx, lengths, self.batch_first)
+
+    def _forward(self, input, hx, lengths, batch_first):
+        batched = self._check(input, hx, lengths, batch_first)
         if not batched:            # (T, I) -> a batch of one, as torch
-            input = input.unsqueeze(0 if self.batch_first else 1)
+            input = input.unsqueeze(0 if batch_first else 1)
             if hx is not None:
                 hx = tuple(h.unsqueeze(1) for h in hx) if self.mode == "LSTM" else hx.unsqueeze(1)
         args = (self._flat_weights, self.bias, self.num_layers, self.dropout, self.training,
-                self.bidirectional, self.batch_first, lengths)
+                self.bidirectional, batch_first, lengths)
         if self.mode == "LSTM":
             output, hidden = F.lstm(input, hx, *args)
         elif self.mode == "GRU":
@@ -122,7 +134,7 @@ class RNNBase(Module):
         else:
             output, hidden = F.rnn(input, hx, *args, nonlinearity="relu" if self.mode == "RNN_RELU" else "tanh")
         if not batched:
-            output = output.squeeze(0 if self.batch_first else 1)
+            output = output.squeeze(0 if batch_first else 1)
             hidden = tuple(h.squeeze(1) for h in hidden) if self.mode == "LSTM" else hidden.squeeze(1)
         return output, hidden
 
