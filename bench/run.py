@@ -173,9 +173,9 @@ def main(argv=None) -> int:
         items += sweep()
     gemm = measure_gemm(args.threads, n=1024 if args.quick else 2048)
     torch_version = None
-    if "torch" in frameworks:
-        import torch
-        torch_version = torch.__version__
+    if "torch" in frameworks:  # not imported here: a parent's memory would skew the workers' peaks
+        from importlib.metadata import version
+        torch_version = version("torch")
     meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} {os.cpu_count()} CPUs "
             f"({platform.processor() or platform.platform()})", "threads": args.threads, "torch": torch_version,
             "gemm_gflops": gemm}

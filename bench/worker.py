@@ -14,6 +14,16 @@ import sys
 import time
 
 
+def _peak_mb() -> float:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: Linux carries that across
+    fork+exec, so a worker would inherit its parent's high-water mark."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -40,7 +50,7 @@ def main() -> None:
     for line in sys.stdin:
         msg = json.loads(line)
         if msg.get("done"):
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            peak = _peak_mb()
             print(json.dumps({"peak_mb": peak, "peak_above_baseline_mb": peak - baseline}), flush=True)
             return
         times = []
