@@ -176,7 +176,23 @@ class CrossEntropyLoss(Function):
         logits = _class_last(x)
         C = logits.shape[1]
         log_p = log_softmax(logits, 1)
-        if t.dtype.kind in "iu":                       # class indices
+        self.log_p = log_p
+        if t.dtype.kind in "iu" and weight is None and not label_smoothing:
+            # the common case, class indices alone: loss_r = -log p[r, t_r], no dense target needed
+            t = t.reshape(-1)
+            keep = t != ignore_index
+            everything = bool(keep.all())
+            self.target = (xp.arange(len(t)), t if everything else xp.where(keep, t, 0), None if everything else keep)
+            self.q = None
+            self.denominator = len(t) if everything else int(keep.sum())
+            rows, safe_t, _ = self.target
+            per_row = -log_p[rows, safe_t]
+            if not everything:
+                per_row *= keep
+            if reduction == "none":
+                return per_row.reshape(_sample_shape(x.shape))
+            return _reduce(per_row, reduction, self.denominator)
+        if t.dtype.kind in "iu":                       # class indices with weights or smoothing
             q, self.denominator = _target_weights(t.reshape(-1), C, weight, ignore_index, label_smoothing, x.dtype)
         else:                                          # class probabilities
             q = _class_last(t).astype(x.dtype, copy=False)
@@ -187,7 +203,7 @@ class CrossEntropyLoss(Function):
             if weight is not None:
                 q = q * weight
             self.denominator = logits.shape[0]
-        self.q, self.log_p = q, log_p
+        self.q = q
         per_row = -(q * log_p).sum(axis=1)
         if reduction == "none":
             return per_row.reshape(_sample_shape(x.shape))
@@ -198,7 +214,14 @@ class CrossEntropyLoss(Function):
         # (for a one-hot q this is the textbook p - onehot(t))
         # probability targets: d loss_r / dt_c = -(1 - eps) w_c log p_c
         q, p = self.q, xp.exp(self.log_p)
-        g = p * q.sum(axis=1, keepdims=True) - q
+        if q is None:                   # class indices alone: the textbook p - onehot(t)
+            rows, safe_t, keep = self.target
+            g = p
+            g[rows, safe_t] -= 1
+            if keep is not None:
+                g *= keep[:, None]
+        else:
+            g = p * q.sum(axis=1, keepdims=True) - q
         if self.reduction == "none":
             up = dy.reshape(-1, 1)
         elif self.reduction == "sum":
@@ -206,7 +229,11 @@ class CrossEntropyLoss(Function):
         else:
             # every prediction ignored: the loss is 0/0 = nan but, as in torch, the gradient is 0
             up = dy / self.denominator if self.denominator else xp.zeros_like(dy)
-        dx = _class_back((g * up).astype(p.dtype, copy=False), self.shape) if self.needs_input_grad[0] else None
+        if self.needs_input_grad[0]:
+            g *= up
+            dx = _class_back(g.astype(p.dtype, copy=False), self.shape)
+        else:
+            dx = None
         dt = None
         if self.needs_input_grad[1]:   # only float (probability) targets can require grad
             dt = _class_back((-self.dq_dt * self.log_p * up).astype(p.dtype, copy=False), self.shape)
