@@ -42,3 +42,38 @@ def test_summary_alexnet_reproduces_the_notes_table(capsys):
     for layer, (output, params) in expected.items():
         assert rows[layer][3] == output and rows[layer][-1] == params, rows[layer]
     assert rows["Total"][-1] == "62,378,344"
+
+
+def test_train_lenet5_on_mnist_idx_files(tmp_path, capsys):
+    """The MNIST path end to end, on tiny IDX files written here (glassnet downloads nothing)."""
+    import gzip
+    import struct
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+
+    def write(name, array):
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", s) for s in array.shape)
+        with gzip.open(tmp_path / f"{name}.gz", "wb") as f:
+            f.write(header + array.astype(np.uint8).tobytes())
+
+    labels = rng.integers(0, 10, 96)
+    images = np.zeros((96, 28, 28))
+    for i, label in enumerate(labels):      # a learnable pattern: a bright bar whose row is the label
+        images[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+    write("train-images-idx3-ubyte", images[:64])
+    write("train-labels-idx1-ubyte", labels[:64])
+    write("t10k-images-idx3-ubyte", images[64:])
+    write("t10k-labels-idx1-ubyte", labels[64:])
+    main(["train", "--model", "lenet5", "--data", "mnist", "--data-path", str(tmp_path), "--epochs", "6",
+          "--batch-size", "16", "--lr", "0.005", "--out", str(tmp_path / "runs"), "--quiet"])
+    out = capsys.readouterr().out
+    assert "64 train / 32 test samples" in out
+    assert float(out.split("test accuracy ")[1].split("%")[0]) >= 80.0
+    assert (tmp_path / "runs" / "lenet5-mnist" / "model.safetensors").exists()
+
+
+def test_mnist_without_a_path_explains_itself():
+    import pytest
+    with pytest.raises(SystemExit, match="--data-path"):
+        main(["train", "--model", "lenet5", "--data", "mnist"])

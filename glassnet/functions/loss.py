@@ -123,6 +123,24 @@ class BCEWithLogitsLoss(Function):
         return dx, dt, None, None
 
 
+def _per_row_result(per_row, input_shape, reduction, denominator):
+    """A per-prediction loss (rows,) as the caller asked: unreduced in the input's sample shape,
+    summed, or divided by ``denominator`` (the number, or summed weight, of counted targets)."""
+    if reduction == "none":
+        return per_row.reshape(_sample_shape(input_shape))
+    return _reduce(per_row, reduction, denominator)
+
+
+def _per_row_upstream(dy, reduction, denominator):
+    """dL/d(loss of each row), shaped (rows, 1) or scalar to broadcast over (rows, C)."""
+    if reduction == "none":
+        return dy.reshape(-1, 1)
+    if reduction == "sum":
+        return dy
+    # every prediction ignored: the loss is 0/0 = nan but, as in torch, the gradient is 0
+    return dy / denominator if denominator else xp.zeros_like(dy)
+
+
 def _class_last(x):
     """(N, C, d1, ..., dk) -> (N d1 ... dk, C): the class axis last, one row per prediction."""
     if x.ndim <= 2:
@@ -189,9 +207,7 @@ class CrossEntropyLoss(Function):
             per_row = -log_p[rows, safe_t]
             if not everything:
                 per_row *= keep
-            if reduction == "none":
-                return per_row.reshape(_sample_shape(x.shape))
-            return _reduce(per_row, reduction, self.denominator)
+            return _per_row_result(per_row, x.shape, reduction, self.denominator)
         if t.dtype.kind in "iu":                       # class indices with weights or smoothing
             q, self.denominator = _target_weights(t.reshape(-1), C, weight, ignore_index, label_smoothing, x.dtype)
         else:                                          # class probabilities
@@ -204,10 +220,7 @@ class CrossEntropyLoss(Function):
                 q = q * weight
             self.denominator = logits.shape[0]
         self.q = q
-        per_row = -(q * log_p).sum(axis=1)
-        if reduction == "none":
-            return per_row.reshape(_sample_shape(x.shape))
-        return _reduce(per_row, reduction, self.denominator)
+        return _per_row_result(-(q * log_p).sum(axis=1), x.shape, reduction, self.denominator)
 
     def backward(self, dy):
         # loss_r = -sum_c q_c log p_c with p = softmax(x_r):  d loss_r / dx_c = p_c sum_k q_k - q_c
@@ -222,13 +235,7 @@ class CrossEntropyLoss(Function):
                 g *= keep[:, None]
         else:
             g = p * q.sum(axis=1, keepdims=True) - q
-        if self.reduction == "none":
-            up = dy.reshape(-1, 1)
-        elif self.reduction == "sum":
-            up = dy
-        else:
-            # every prediction ignored: the loss is 0/0 = nan but, as in torch, the gradient is 0
-            up = dy / self.denominator if self.denominator else xp.zeros_like(dy)
+        up = _per_row_upstream(dy, self.reduction, self.denominator)
         if self.needs_input_grad[0]:
             g *= up
             dx = _class_back(g.astype(p.dtype, copy=False), self.shape)
@@ -248,18 +255,9 @@ class NLLLoss(Function):
         logp = _class_last(x)
         q, self.denominator = _target_weights(t.reshape(-1), logp.shape[1], weight, ignore_index, 0.0, x.dtype)
         self.q = q
-        per_row = -(q * logp).sum(axis=1)
-        if reduction == "none":
-            return per_row.reshape(_sample_shape(x.shape))
-        return _reduce(per_row, reduction, self.denominator)
+        return _per_row_result(-(q * logp).sum(axis=1), x.shape, reduction, self.denominator)
 
     def backward(self, dy):
         # d loss_r / dx[r, c] = -q[r, c]  (q: the weight of the target class, 0 elsewhere)
-        if self.reduction == "none":
-            up = dy.reshape(-1, 1)
-        elif self.reduction == "sum":
-            up = dy
-        else:
-            # every prediction ignored: the loss is 0/0 = nan but, as in torch, the gradient is 0
-            up = dy / self.denominator if self.denominator else xp.zeros_like(dy)
+        up = _per_row_upstream(dy, self.reduction, self.denominator)
         return _class_back((-self.q * up).astype(self.q.dtype, copy=False), self.shape), None, None

@@ -19,6 +19,17 @@ from .parameter import Parameter
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+def zero_grads(tensors, set_to_none: bool = True) -> None:
+    """Clear ``.grad`` of each tensor: None (the default, as torch), or zeros in place."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad._data[...] = 0
+
+
 class _RemovableHandle:
     def __init__(self, hooks: dict, key: int):
         self.hooks, self.key = hooks, key
@@ -188,13 +199,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad._data[...] = 0
+        """Clear every parameter's ``.grad`` (to None, or to zeros with ``set_to_none=False``)."""
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn) -> "Module":
         for child in self.children():
