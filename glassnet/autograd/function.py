@@ -24,10 +24,6 @@ _tensor_class = None  # set by glassnet.tensor once Tensor exists (tensor.py imp
 _NO_GRADS = [(False,) * n for n in range(8)]
 
 
-def _no_grads(n):
-    return _NO_GRADS[n] if n < 8 else (False,) * n
-
-
 class Function:
     needs_input_grad: tuple = ()
     parents: tuple = ()

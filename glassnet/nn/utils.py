@@ -5,7 +5,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
-from . import rnn_utils as rnn  # torch's nn.utils.rnn: pack_padded_sequence, pad_packed_sequence, ...
+from . import rnn_utils as rnn  # noqa: F401 - torch's nn.utils.rnn: pack_padded_sequence, pad_packed_sequence, ...
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
