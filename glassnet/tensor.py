@@ -432,10 +432,12 @@ class Tensor:
         return out if dim is None else ReturnTypes(*out)
 
     def amax(self, dim=None, keepdim: bool = False):
-        return self.max() if dim is None else self.max(dim, keepdim).values
+        """Largest value over ``dim`` (int, tuple, or None for all); ties share the gradient."""
+        return _red.Extremum.apply(self, dim=dim, keepdim=keepdim, largest=True)
 
     def amin(self, dim=None, keepdim: bool = False):
-        return self.min() if dim is None else self.min(dim, keepdim).values
+        """Smallest value over ``dim`` (int, tuple, or None for all); ties share the gradient."""
+        return _red.Extremum.apply(self, dim=dim, keepdim=keepdim, largest=False)
 
     def logsumexp(self, dim, keepdim: bool = False):
         return _red.LogSumExp.apply(self, dim=dim, keepdim=keepdim)

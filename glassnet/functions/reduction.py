@@ -100,6 +100,26 @@ class MaxMin(Function):
         return dx
 
 
+class Extremum(Function):
+    """y = max (or min) of x over the axes ``dim`` (an int or a tuple): torch's amax / amin.
+
+    Unlike ``max(dim)`` there are no indices: the gradient is shared evenly among the
+    entries tied for the extreme, dy / (number of ties), as torch's amax does.
+    """
+
+    def forward(self, x, dim=None, keepdim=False, largest=True):
+        self.shape, self.axes, self.keepdim = x.shape, _axes(dim, x.ndim), keepdim
+        y = x.max(axis=self.axes, keepdims=True) if largest else x.min(axis=self.axes, keepdims=True)
+        self.mask = x == y
+        self.ties = self.mask.sum(axis=self.axes, keepdims=True)
+        return y if keepdim else xp.asarray(xp.squeeze(y, self.axes))
+
+    def backward(self, dy):
+        # dy/dx_i = 1 / (number of ties) where x_i attains the extreme, else 0
+        dy = _expand_back(dy, self.shape, self.axes, self.keepdim)
+        return (self.mask * (dy / self.ties)).astype(dy.dtype, copy=False)
+
+
 class LogSumExp(Function):
     """y = log sum_i exp(x_i), computed as m + log sum exp(x - m) with m = max x (no overflow)."""
 

@@ -4,7 +4,8 @@ For each layer in call order it records what went in and came out (for a Linear 
 the output is the pre-activation z; for an activation layer, a = f(z)), and after the
 backward pass the gradients: dL/d(output) (dz for a Linear layer, da for an
 activation), and dL/dW, dL/db for the layer's parameters. Recurrent layers are shown
-time step by time step (h_t and dL/dh_t).
+time step by time step: h_t, and dL/dy_t, the gradient reaching each step's output from
+the layers above (BPTT inside the layer adds what flows back from later steps).
 """
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def _fmt(a, precision):
                            max_line_width=100, threshold=60)
 
 
+def _time_major(sequence, module):
+    """(T, N, H) view of a recurrent layer's (N, T, H) or (T, N, H) output."""
+    return sequence.swapaxes(0, 1) if getattr(module, "batch_first", False) else sequence
+
+
 def _line(label, value, precision):
     """'    label = value' with continuation lines of a matrix aligned under its first row."""
     head = f"    {label:<18} = "
@@ -56,8 +62,9 @@ class Explanation:
             label = "z (pre-activation)" if s.kind in ("Linear", "Conv1d", "Conv2d") else "a = f(z)" \
                 if s.kind in _ACTIVATIONS else "output"
             if s.kind in _RECURRENT and s.output.ndim == 3:
-                for t in range(s.output.shape[1]):
-                    lines.append(_line(f"h[t={t}]", s.output[:, t], p))
+                steps = _time_major(s.output, s.module)
+                for t in range(len(steps)):
+                    lines.append(_line(f"h[t={t}]", steps[t], p))
             else:
                 lines.append(_line(label, s.output, p))
         lines += [f"loss = {self.loss:.{p}f}", "", "Backward pass (chain rule, last layer first)",
@@ -68,8 +75,11 @@ class Explanation:
                 if s.kind in _ACTIVATIONS else "dL/d(output)"
             if s.grad_output is not None:
                 if s.kind in _RECURRENT and s.grad_output.ndim == 3:
-                    for t in reversed(range(s.grad_output.shape[1])):
-                        lines.append(_line(f"dL/dh[t={t}]", s.grad_output[:, t], p))
+                    # the gradient arriving at each step's output from the layers above; the
+                    # recurrence adds what flows back from later steps inside the layer (BPTT)
+                    steps = _time_major(s.grad_output, s.module)
+                    for t in reversed(range(len(steps))):
+                        lines.append(_line(f"dL/dy[t={t}]", steps[t], p))
                 else:
                     lines.append(_line(symbol, s.grad_output, p))
             for name, g in s.param_grads.items():

@@ -93,3 +93,28 @@ def test_module_level_sum_mean(rng):
     np.testing.assert_allclose(gn.sum(x, 1).numpy(), x.numpy().sum(1))
     np.testing.assert_allclose(gn.mean(x, 0, keepdim=True).numpy(), x.numpy().mean(0, keepdims=True))
     assert x.sum(dtype=gn.float32).dtype == gn.float32
+
+
+@pytest.mark.parametrize("dim, keepdim", [((0, 2), False), ((1,), True), (-1, False), (None, False)])
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin_over_several_dims_gradcheck(name, dim, keepdim, rng):
+    x = rng.tensor(3, 4, 5)
+    assert gn.gradcheck(lambda t: getattr(t, name)(dim, keepdim), (x,))
+
+
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_amax_amin_match_torch_including_ties(name):
+    torch = pytest.importorskip("torch")
+    data = np.array([[[1.0, 3.0], [3.0, 0.0]], [[2.0, 2.0], [-1.0, 2.0]]])
+    dy = np.array([0.5, -2.0])
+    x = gn.tensor(data, requires_grad=True)
+    getattr(x, name)((1, 2)).backward(gn.tensor(dy))
+    tx = torch.tensor(data, requires_grad=True)
+    getattr(tx, name)((1, 2)).backward(torch.tensor(dy))
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_amax_shares_the_gradient_among_ties():
+    x = gn.tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], dtype=gn.float64, requires_grad=True)
+    x.amax(dim=(0, 1)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0.5, 0.5], [0, 0, 0]])

@@ -40,3 +40,22 @@ def test_summary_names_the_layer_where_shapes_first_disagree():
     model = gn.nn.Sequential(gn.nn.Conv2d(1, 4, 3), gn.nn.ReLU(), gn.nn.Flatten(), gn.nn.Linear(100, 10))
     with pytest.raises(gn.ShapeError, match=r"layer '3' Linear\(in_features=100.*\(1, 144\)"):
         gn.summary(model, (1, 1, 8, 8))
+
+
+def test_explain_walks_recurrent_layers_time_step_by_time_step():
+    gn.manual_seed(0)
+
+    class LastStep(gn.nn.Module):
+        def __init__(self, batch_first):
+            super().__init__()
+            self.batch_first = batch_first
+            self.rnn = gn.nn.GRU(2, 3, batch_first=batch_first)
+            self.fc = gn.nn.Linear(3, 1)
+
+        def forward(self, x):
+            out, _ = self.rnn(x)
+            return self.fc(out[:, -1] if self.batch_first else out[-1])
+
+    for batch_first, shape in [(True, (2, 4, 2)), (False, (4, 2, 2))]:
+        text = str(gn.explain(LastStep(batch_first), gn.randn(*shape)))
+        assert "h[t=3]" in text and "h[t=4]" not in text and "dL/dy[t=3]" in text
