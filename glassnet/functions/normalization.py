@@ -76,17 +76,28 @@ class BatchNorm(Function):
 
     def backward(self, dy):
         x_hat, axes = self.x_hat, self.axes
-        dx_hat = dy if self.gamma is None else dy * self.gamma
         dx = dgamma = dbeta = None
+        # per-channel sums over (N, *), computed once: they are dbeta and dgamma themselves,
+        # and the training-mode dx needs exactly these two sums (see below)
+        sum_dy = dy.sum(axis=axes, keepdims=True)               # dL/dbeta  = sum(dy)
+        sum_dy_xhat = (dy * x_hat).sum(axis=axes, keepdims=True)  # dL/dgamma = sum(dy * x_hat)
         if self.needs_input_grad[0]:
-            if self.training:   # mu and var are functions of x
-                dx = _standardize_backward(dx_hat, x_hat, self.inv_std, axes, self.m)
-            else:               # y = x * gamma * inv_std + const
-                dx = dx_hat * self.inv_std
+            scale = self.inv_std if self.gamma is None else self.gamma * self.inv_std
+            if self.training:
+                # _standardize_backward with dx_hat = gamma dy, whose two sums are gamma * sum(dy)
+                # and gamma * sum(dy x_hat): gamma (a per-channel constant) factors out, so
+                #   dx = (gamma inv_std / m) (m dy - sum(dy) - x_hat sum(dy x_hat))
+                dx = x_hat * sum_dy_xhat
+                dx += sum_dy
+                xp.subtract(self.m * dy, dx, out=dx)
+                dx *= scale / self.m
+            else:               # y = x * gamma * inv_std + const: a per-channel affine map
+                dx = dy * scale
+        C = dy.shape[1]
         if self.needs_input_grad[1]:
-            dgamma = (dy * x_hat).sum(axis=axes)        # dL/dgamma = sum(dy * x_hat)
+            dgamma = sum_dy_xhat.reshape(C)
         if self.needs_input_grad[2]:
-            dbeta = dy.sum(axis=axes)                   # dL/dbeta  = sum(dy)
+            dbeta = sum_dy.reshape(C)
         return dx, dgamma, dbeta, None, None           # running statistics get no gradient
 
 
