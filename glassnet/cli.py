@@ -1,15 +1,18 @@
-"""The ``glassnet`` command line.
+"""The ``glassnet`` command line (``glassnet --help``)."""
+from __future__ import annotations
 
+import argparse
+import sys
+
+EXAMPLES = """examples:
     glassnet train                         # MLP on the embedded digits (the main job)
     glassnet train --model cnn             # a small CNN on the digits
     glassnet train --model lenet5 --data mnist --data-path ~/mnist
     glassnet summary alexnet               # the notes' AlexNet parameter table
     glassnet explain                       # the notes' worked example, step by step
+    glassnet train --model char-lstm       # character LSTM on Python's own sources
+    glassnet experiment vanishing-gradients
 """
-from __future__ import annotations
-
-import argparse
-import sys
 
 SUMMARY_MODELS = {
     "mlp": ("mlp", (1, 64)), "cnn": ("digits_cnn", (1, 1, 8, 8)), "lenet5": ("lenet5", (1, 1, 28, 28)),
@@ -22,7 +25,7 @@ SUMMARY_MODELS = {
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glassnet", description="glassnet: a deep-learning library you can read.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model and report its test accuracy",
