@@ -12,6 +12,7 @@ from collections import namedtuple
 
 from . import backend
 from .autograd import engine, grad_mode
+from .autograd import function as _function_module
 from .autograd.function import Function
 from .backend import xp
 from .functions import activation as _act
@@ -655,9 +656,9 @@ class Tensor:
         return self @ other
 
 
-from .autograd import function as _function_module  # noqa: E402
-
-_function_module._tensor_class = Tensor  # Function.apply wraps outputs in Tensors without a late import
+# Function.apply wraps its outputs in Tensors; function.py cannot import this module (it is
+# imported by it), so the class is handed over here, once, instead of imported on every call
+_function_module._tensor_class = Tensor
 
 
 class _Cast(Function):
