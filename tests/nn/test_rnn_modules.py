@@ -56,6 +56,11 @@ def test_module_matches_torch(case_name, fixtures):
         loss = loss + (f * gn.tensor(case["d" + key])).sum()
     _check(y.numpy(), case["y"], "y")
     loss.backward()
+    _check_input_state_and_parameter_grads(x, states, m, spans, case)
+
+
+def _check_input_state_and_parameter_grads(x, states, m, spans, case):
+    """dx, the initial states' gradients, and every parameter's gradient against torch's."""
     _check(x.grad.numpy(), case["dx"], "dx")
     for key, s in zip(["dh0", "dc0"], states):
         _check(s.grad.numpy(), case[key], key)
@@ -82,12 +87,7 @@ def test_cell_matches_torch(case_name, fixtures):
         _check(o.numpy(), case[key], key)
         loss = loss + (o * gn.tensor(case["d" + key])).sum()
     loss.backward()
-    _check(x.grad.numpy(), case["dx"], "dx")
-    for key, s in zip(["dh0", "dc0"], states):
-        _check(s.grad.numpy(), case[key], key)
-    for name, p in m.named_parameters():
-        offset, size = spans[name]
-        _check(p.grad.numpy().ravel(), case["dp"][offset:offset + size], "d" + name)
+    _check_input_state_and_parameter_grads(x, states, m, spans, case)
 
 
 def test_state_dict_keys_and_shapes_are_torchs():
