@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..backend import xp
 from ..tensor import Tensor
+from .recurrent_steps import replay, replayable
 
 
 class Step:
@@ -23,6 +24,7 @@ class Step:
         self.grad_output = None
         self.params = {n: p._data.copy() for n, p in module.named_parameters(recurse=False)}
         self.param_grads = {}
+        self.replay = None          # recurrent layers: the step-by-step replay (recurrent_steps.py)
 
 
 def _fmt(a, precision):
@@ -31,6 +33,37 @@ def _fmt(a, precision):
         return f"{float(a):.{precision}f}"
     return xp.array2string(a, precision=precision, suppress_small=True, separator=", ",
                            max_line_width=100, threshold=60)
+
+
+def _recurrent_record(module, args, out):
+    """What the replay needs: time-major input, initial state, the final-state tensors."""
+    x = _time_major(args[0]._data, module)
+    hx = args[1] if len(args) > 1 else None
+    h0 = c0 = None
+    if isinstance(hx, tuple):
+        h0, c0 = hx[0]._data[0], hx[1]._data[0]
+    elif isinstance(hx, Tensor):
+        h0 = hx._data[0]
+    states = out[1] if isinstance(out, tuple) else None
+    finals = list(states) if isinstance(states, tuple) else ([states] if states is not None else [])
+    for f in finals:
+        if f.requires_grad:
+            f.retain_grad()
+    return {"x": x.copy(), "h0": h0, "c0": c0, "finals": finals}
+
+
+def _replay(step, output):
+    record = step.recurrent
+    dy = step.grad_output if step.grad_output is not None else xp.zeros(step.output.shape, step.output.dtype)
+    finals = [None if f.grad is None else f.grad._data[0] for f in record["finals"]]
+    dh_n = finals[0] if finals else None
+    dc_n = finals[1] if len(finals) > 1 else None
+    result = replay(step.module, record["x"], record["h0"], record["c0"], _time_major(dy, step.module), dh_n, dc_n)
+    result["max_difference"] = float(xp.abs(result["h"] - _time_major(step.output, step.module)).max())
+    # the replay checks itself: a layer called with lengths= (padded steps frozen), which a
+    # forward hook cannot see, would not match; then only the recorded outputs are shown
+    tolerance = 1e-4 if step.output.dtype == xp.float32 else 1e-9
+    return result if result["max_difference"] <= tolerance else None
 
 
 def _time_major(sequence, module):
@@ -61,7 +94,18 @@ class Explanation:
                 lines.append(_line(name, value, p))
             label = "z (pre-activation)" if s.kind in ("Linear", "Conv1d", "Conv2d") else "a = f(z)" \
                 if s.kind in _ACTIVATIONS else "output"
-            if s.kind in _RECURRENT and s.output.ndim == 3:
+            if s.replay is not None:
+                r = s.replay
+                lines.append(f"    (replayed step by step in the textbook equations: they match the fused "
+                             f"layer to {r['max_difference']:.1e})")
+                names = {"LSTM": "ifgo", "GRU": "rzn"}.get(s.kind, "")
+                for t in range(len(r["h"])):
+                    for k, gate in enumerate(names):
+                        lines.append(_line(f"{gate}[t={t}]", r["gates"][t, k], p))
+                    if "c" in r:
+                        lines.append(_line(f"c[t={t}]", r["c"][t], p))
+                    lines.append(_line(f"h[t={t}]", r["h"][t], p))
+            elif s.kind in _RECURRENT and s.output.ndim == 3:
                 steps = _time_major(s.output, s.module)
                 for t in range(len(steps)):
                     lines.append(_line(f"h[t={t}]", steps[t], p))
@@ -73,7 +117,15 @@ class Explanation:
             lines.append(f"[{i}] {s.path} ({s.kind})")
             symbol = "dL/dz" if s.kind in ("Linear", "Conv1d", "Conv2d") else "dL/da" \
                 if s.kind in _ACTIVATIONS else "dL/d(output)"
-            if s.grad_output is not None:
+            if s.replay is not None:
+                # backpropagation through time: each step's total gradient, from the loss above
+                # and from every later step (dL/dh_t = dy_t + dL/dh_{t+1} dh_{t+1}/dh_t)
+                r = s.replay
+                for t in reversed(range(len(r["h"]))):
+                    lines.append(_line(f"dL/dh[t={t}]", r["dh"][t], p))
+                    if "dc" in r:
+                        lines.append(_line(f"dL/dc[t={t}]", r["dc"][t], p))
+            elif s.grad_output is not None:
                 if s.kind in _RECURRENT and s.grad_output.ndim == 3:
                     # the gradient arriving at each step's output from the layers above; the
                     # recurrence adds what flows back from later steps inside the layer (BPTT)
@@ -119,8 +171,11 @@ def explain(model, input, target=None, loss_fn=None, precision: int = 4) -> Expl
             x = args[0]._data.copy() if args and isinstance(args[0], Tensor) else None
             if isinstance(first, Tensor) and first.requires_grad:
                 first.retain_grad()
-            steps.append((Step(path or type(model).__name__, module, x,
-                               first._data.copy() if isinstance(first, Tensor) else None), first))
+            step = Step(path or type(model).__name__, module, x,
+                        first._data.copy() if isinstance(first, Tensor) else None)
+            if replayable(module) and isinstance(first, Tensor) and first.ndim == 3:
+                step.recurrent = _recurrent_record(module, args, out)
+            steps.append((step, first))
         return hook
 
     for path, m in leaves:
@@ -137,6 +192,8 @@ def explain(model, input, target=None, loss_fn=None, precision: int = 4) -> Expl
     for step, tensor in steps:
         if isinstance(tensor, Tensor) and tensor.grad is not None:
             step.grad_output = tensor.grad._data
+        if getattr(step, "recurrent", None) is not None:
+            step.replay = _replay(step, tensor)
         step.param_grads = {n: p.grad._data.copy() for n, p in step.module.named_parameters(recurse=False)
                             if p.grad is not None}
     return Explanation([s for s, _ in steps], float(loss.item()), precision)

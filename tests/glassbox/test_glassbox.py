@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import glassnet as gn
 from glassnet.glassbox.worked_examples import notes_sigmoid_network
@@ -58,4 +59,51 @@ def test_explain_walks_recurrent_layers_time_step_by_time_step():
 
     for batch_first, shape in [(True, (2, 4, 2)), (False, (4, 2, 2))]:
         text = str(gn.explain(LastStep(batch_first), gn.randn(*shape)))
-        assert "h[t=3]" in text and "h[t=4]" not in text and "dL/dy[t=3]" in text
+        assert "h[t=3]" in text and "h[t=4]" not in text and "dL/dh[t=3]" in text
+
+
+class _UsesOutputAndState(gn.nn.Module):
+    """A recurrent layer whose every output (sequence and final states) reaches the loss."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.rnn = getattr(gn.nn, kind)(3, 4, batch_first=True)
+
+    def forward(self, x):
+        out, state = self.rnn(x)
+        finals = state if isinstance(state, tuple) else (state,)
+        return out.sum(dim=1) * 0.5 + sum(f[-1] for f in finals)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_explain_replays_bptt_with_the_fused_layers_gradients(kind):
+    """The step-by-step replay (textbook equations) reproduces the fused primitive: same outputs,
+    same weight gradients, and at the last step dL/dh = dy_T (+ dL/dh_n)."""
+    gn.manual_seed(0)
+    model = _UsesOutputAndState(kind).double()
+    x = gn.randn(2, 5, 3, dtype=gn.float64)
+    ex = gn.explain(model, x, gn.randn(2, 4, dtype=gn.float64), gn.nn.MSELoss())
+    step = ex.steps[0]
+    assert step.replay is not None and step.replay["max_difference"] < 1e-12
+    for name, grad in step.replay["param_grads"].items():
+        np.testing.assert_allclose(grad, step.param_grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    text = str(ex)
+    assert "dL/dh[t=0]" in text and "h[t=4]" in text
+    assert ("dL/dc[t=4]" in text) == (kind == "LSTM") and ("f[t=0]" in text) == (kind == "LSTM")
+
+
+def test_explain_falls_back_when_the_replay_cannot_match():
+    """A layer called with lengths= freezes padded steps, which a forward hook cannot see."""
+    gn.manual_seed(0)
+
+    class Padded(gn.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = gn.nn.GRU(2, 3, batch_first=True)
+
+        def forward(self, x):
+            out, _ = self.rnn(x, lengths=[4, 2])
+            return out.sum()
+
+    ex = gn.explain(Padded(), gn.randn(2, 4, 2))
+    assert ex.steps[0].replay is None and "h[t=3]" in str(ex)
