@@ -27,12 +27,17 @@ class DataLoader:
         generator: int seed or ``numpy.random.Generator`` for shuffling; default glassnet's
             global generator, so ``gn.manual_seed`` makes the order reproducible.
         collate_fn: merges a list of samples into a batch (datasets without ``__getitems__``).
+        num_workers, pin_memory: accepted so torch code runs unchanged; batches are always
+            gathered in this process (one fancy index per batch for tensor datasets, where
+            worker processes would only add copying), and there is no device memory to pin.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 generator=None, collate_fn=None):
+                 generator=None, collate_fn=None, num_workers: int = 0, pin_memory: bool = False):
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.generator, self.collate_fn = generator, collate_fn or default_collate
         self._seeded = None if generator is None else _generator(generator)

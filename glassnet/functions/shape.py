@@ -104,12 +104,20 @@ _NUMPY_PAD_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "e
 
 
 class Pad(Function):
-    """y = x padded on its last dims; ``pad`` is torch's (left, right, top, bottom, ...) tuple."""
+    """y = x padded on its last dims; ``pad`` is torch's (left, right, top, bottom, ...) tuple.
+
+    A negative width crops instead (constant mode, as torch): y = x[crop] padded by the
+    positive widths.
+    """
 
     def forward(self, x, pad, mode="constant", value=0.0):
-        widths = [(0, 0)] * x.ndim
+        widths, crop = [(0, 0)] * x.ndim, [slice(None)] * x.ndim
         for i in range(len(pad) // 2):
-            widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+            axis, (lo, hi) = x.ndim - 1 - i, (pad[2 * i], pad[2 * i + 1])
+            widths[axis] = (max(lo, 0), max(hi, 0))
+            crop[axis] = slice(max(-lo, 0), x.shape[axis] - max(-hi, 0))
+        self.crop, self.in_shape = tuple(crop), x.shape
+        x = x[self.crop]
         self.widths, self.mode, self.shape = widths, mode, x.shape
         if mode == "constant":
             return xp.pad(x, widths, mode="constant", constant_values=value)
@@ -118,12 +126,18 @@ class Pad(Function):
     def backward(self, dy):
         if self.mode == "constant":
             # constant padding only adds new entries: the gradient is the un-padded window
-            return dy[tuple(slice(lo, lo + n) for (lo, _), n in zip(self.widths, self.shape))].copy()
-        # reflect / replicate / circular copy input entries into the border: sum each copy's
-        # gradient back onto its source by pushing a running index map through the same padding
-        n = 1
-        for s in self.shape:
-            n *= s
-        source = xp.pad(xp.arange(n).reshape(self.shape), self.widths, mode=_NUMPY_PAD_MODE[self.mode])
-        dx = xp.bincount(source.ravel(), weights=dy.ravel(), minlength=n)
-        return dx.reshape(self.shape).astype(dy.dtype, copy=False)
+            dx = dy[tuple(slice(lo, lo + n) for (lo, _), n in zip(self.widths, self.shape))].copy()
+        else:
+            # reflect / replicate / circular copy input entries into the border: sum each copy's
+            # gradient back onto its source by pushing a running index map through the same padding
+            n = 1
+            for s in self.shape:
+                n *= s
+            source = xp.pad(xp.arange(n).reshape(self.shape), self.widths, mode=_NUMPY_PAD_MODE[self.mode])
+            dx = xp.bincount(source.ravel(), weights=dy.ravel(), minlength=n).reshape(self.shape)
+            dx = dx.astype(dy.dtype, copy=False)
+        if self.shape != self.in_shape:   # cropped entries did not reach y: zero gradient
+            full = xp.zeros(self.in_shape, dy.dtype)
+            full[self.crop] = dx
+            dx = full
+        return dx

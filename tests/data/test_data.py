@@ -107,3 +107,11 @@ def test_load_text_defaults_to_python_stdlib_sources():
     corpus = gn.data.load_text(max_chars=20_000)
     assert len(corpus) == 20_000
     assert "def " in corpus.text and "return" in corpus.text
+
+
+def test_dataloader_accepts_torch_worker_arguments():
+    ds = gn.data.TensorDataset(gn.arange(6))
+    loader = gn.data.DataLoader(ds, batch_size=4, num_workers=2, pin_memory=True)
+    assert [len(b[0]) for b in loader] == [4, 2]
+    with pytest.raises(ValueError, match="non-negative"):
+        gn.data.DataLoader(ds, num_workers=-1)

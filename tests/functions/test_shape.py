@@ -154,3 +154,33 @@ def test_flatten_module_matches_torch(name, shape, start_dim, end_dim, fixtures)
     y.backward(gn.tensor(case["dy"]))
     np.testing.assert_array_equal(y.numpy(), case["y"])
     np.testing.assert_array_equal(x.grad.numpy(), case["dx"])
+
+
+@pytest.mark.parametrize("pad", [(-1, 2), (1, -2, -1, 1), (-2, -1)])
+def test_pad_with_negative_widths_crops(pad, rng):
+    x = rng.tensor(2, 4, 5)
+    assert gn.gradcheck(lambda t: F.pad(t, pad, value=0.5), (x,))
+    expected = x.numpy()
+    for i in range(len(pad) // 2):          # the same crop-then-pad, written with NumPy directly
+        axis, (lo, hi) = expected.ndim - 1 - i, pad[2 * i:2 * i + 2]
+        expected = expected[(slice(None),) * axis + (slice(max(-lo, 0), expected.shape[axis] - max(-hi, 0)),)]
+        widths = [(0, 0)] * expected.ndim
+        widths[axis] = (max(lo, 0), max(hi, 0))
+        expected = np.pad(expected, widths, constant_values=0.5)
+    np.testing.assert_array_equal(F.pad(x, pad, value=0.5).numpy(), expected)
+
+
+def test_pad_negative_matches_torch():
+    torch = pytest.importorskip("torch")
+    data = np.arange(24.0).reshape(2, 3, 4)
+    got = F.pad(gn.tensor(data), (-1, 2, 1, -1)).numpy()
+    want = torch.nn.functional.pad(torch.tensor(data), (-1, 2, 1, -1)).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_pad_rejects_impossible_crops_and_cropping_in_other_modes():
+    x = gn.zeros(2, 3)
+    with pytest.raises(ValueError, match="below zero"):
+        F.pad(x, (-2, -2))
+    with pytest.raises(ValueError, match="needs mode='constant'"):
+        F.pad(x.unsqueeze(0), (-1, 1), mode="reflect")

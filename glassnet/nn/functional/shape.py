@@ -22,7 +22,8 @@ def one_hot(tensor, num_classes: int = -1):
 
 
 def pad(input, pad, mode: str = "constant", value: float = 0.0):
-    """Pad the last ``len(pad) // 2`` dims; ``pad`` = (left, right, top, bottom, ...) as torch.
+    """Pad the last ``len(pad) // 2`` dims; ``pad`` = (left, right, top, bottom, ...) as torch;
+    negative widths crop (constant mode).
 
     ``mode``: 'constant' (with ``value``), 'reflect', 'replicate' or 'circular'.
     """
@@ -32,4 +33,12 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
         raise ValueError(f"pad: {len(pad) // 2} dims to pad but input has only {input.ndim}")
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if any(p < 0 for p in pad):
+        if mode != "constant":
+            raise ValueError(f"pad: negative padding (cropping) needs mode='constant', got mode={mode!r}")
+        for i in range(len(pad) // 2):
+            size = input.shape[input.ndim - 1 - i]
+            if size + pad[2 * i] + pad[2 * i + 1] < 0 or max(-pad[2 * i], 0) + max(-pad[2 * i + 1], 0) > size:
+                raise ValueError(f"pad: padding {tuple(pad)} crops dim {input.ndim - 1 - i} of size {size} "
+                                 f"below zero")
     return Pad.apply(input, pad=tuple(int(p) for p in pad), mode=mode, value=value)
