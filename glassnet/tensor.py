@@ -46,6 +46,20 @@ def _array_from(data, dtype=None):
     return a
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _promoted_dtype(da, a_ndim, db, b_ndim):
+    """torch.result_type for two tensors (see ``Tensor._pair``)."""
+    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
+    if (a_ndim == 0) != (b_ndim == 0):               # one 0-d operand: it counts only if of a higher category
+        (dim, c_dim), (zero, c_zero) = ((da, ca), (db, cb)) if b_ndim == 0 else ((db, cb), (da, ca))
+        return zero if c_zero > c_dim else dim
+    if ca != cb:
+        return da if ca > cb else db
+    return xp.promote_types(da, db)
+
+
 def _flat(seq):
     for item in seq:
         if isinstance(item, (list, tuple)):
@@ -252,23 +266,25 @@ class Tensor:
         return Tensor._wrap(xp.asarray(other))
 
     def _pair(self, other):
-        """(self, other) as Tensors of the dtypes torch's promotion gives them.
+        """(self, other) as Tensors of the dtype torch's type promotion gives them.
 
-        An integer or bool tensor meeting a Python float computes in the default float dtype
-        (torch: ``int64 tensor + 1.5`` is float32), not in NumPy's float64; and a 0-d float
-        tensor does not raise a dimensioned float tensor's dtype (float32 + 0-d float64 is float32).
+        torch ranks categories bool < integer < float. Operands of different categories meet
+        in the higher category's dtype (int64 + float32 is float32, where NumPy widens to
+        float64); within a category the wider dtype wins. A 0-d tensor counts only when its
+        category is higher than a dimensioned operand's (float32 + 0-d float64 stays float32,
+        int64 + 0-d float16 is float16), and a Python float meets an integer tensor in the
+        default float dtype (int64 + 1.5 is float32).
         """
         a = self
         if (a._data.dtype.kind in "biu" and isinstance(other, numbers.Real)
                 and not isinstance(other, numbers.Integral)):
             a = a.to(backend.get_default_dtype())
         b = a._operand(other)
-        if a.dtype != b.dtype and a.dtype.kind == "f" and b.dtype.kind == "f":
-            if b.ndim == 0 and a.ndim > 0:
-                b = b.to(a.dtype)
-            elif a.ndim == 0 and b.ndim > 0:
-                a = a.to(b.dtype)
-        return a, b
+        da, db = a._data.dtype, b._data.dtype
+        if da == db:
+            return a, b
+        target = _promoted_dtype(da, a._data.ndim, db, b._data.ndim)
+        return a.to(target), b.to(target)
 
     def __add__(self, other):
         return _ar.Add.apply(*self._pair(other))

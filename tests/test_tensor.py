@@ -272,3 +272,35 @@ def test_a_0d_float64_tensor_does_not_promote_a_float32_tensor_like_torch():
     (x * s).sum().backward()
     assert s.grad.dtype == gn.float64 and s.grad.item() == 3.0 and x.grad.dtype == gn.float32
     assert (x + gn.tensor([1.0, 2.0], dtype=gn.float64)).dtype == gn.float64   # both dimensioned: promote
+
+
+# torch's documented type-promotion rules (torch.result_type), checked without torch
+@pytest.mark.parametrize("left, right, expected", [
+    ((gn.int64, (2,)), (gn.float32, (2,)), gn.float32),     # categories differ: the float's dtype
+    ((gn.float32, (2,)), (gn.int64, ()), gn.float32),       # a 0-d int never widens a float tensor
+    ((gn.int64, (2,)), (gn.float64, ()), gn.float64),       # a 0-d float of higher category counts
+    ((gn.int64, (2,)), (gn.float16, ()), gn.float16),
+    ((gn.float32, (2,)), (gn.float64, ()), gn.float32),     # same category: the dimensioned one wins
+    ((gn.float32, (2,)), (gn.float64, (2,)), gn.float64),   # both dimensioned: the wider float
+    ((gn.bool_, (2,)), (gn.int64, (2,)), gn.int64),
+])
+def test_type_promotion_follows_torch(left, right, expected):
+    a = gn.zeros(*left[1], dtype=left[0]) if left[1] else gn.tensor(0, dtype=left[0])
+    b = gn.zeros(*right[1], dtype=right[0]) if right[1] else gn.tensor(1, dtype=right[0])
+    assert (a + b).dtype == expected and (b * a).dtype == expected
+
+
+def test_type_promotion_matches_torch_result_type_live():
+    torch = pytest.importorskip("torch")
+    names = ["bool_", "int32", "int64", "float16", "float32", "float64"]
+    for x in names:
+        for y in names:
+            for x_shape, y_shape in [((2,), (2,)), ((2,), ()), ((), (2,))]:
+                tx = torch.zeros(x_shape, dtype=getattr(torch, x.rstrip("_")))
+                ty = torch.zeros(y_shape, dtype=getattr(torch, y.rstrip("_")))
+                if tx.dtype == torch.bool and ty.dtype == torch.bool:
+                    continue          # bool + bool is logical or in torch, not arithmetic
+                gx = gn.tensor(np.zeros(x_shape, dtype=getattr(gn, x)))
+                gy = gn.tensor(np.zeros(y_shape, dtype=getattr(gn, y)))
+                want = str(torch.result_type(tx, ty)).replace("torch.", "")
+                assert str((gx + gy).dtype) == want, (x, x_shape, y, y_shape)
