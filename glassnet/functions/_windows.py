@@ -16,9 +16,7 @@ Output size along one axis (torch's formula):
 """
 from __future__ import annotations
 
-from numpy.lib.stride_tricks import as_strided
-
-from ..backend import xp
+from ..backend import as_strided, xp
 
 
 def out_size(size: int, k: int, s: int, d: int = 1, pad_lo: int = 0, pad_hi: int = 0,
