@@ -45,17 +45,28 @@ def _is_basic(index) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
 
 
+def _axes_by_stride(x):
+    """x's axes from the slowest-varying to the fastest in memory."""
+    return tuple(sorted(range(x.ndim), key=lambda a: -abs(x.strides[a])))
+
+
 class GetItem(Function):
     """y = x[index] for basic and advanced (integer-array, boolean) indices."""
 
     def forward(self, x, index):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        # dx is laid out in x's axis order (a view's strides, e.g. a time-major LSTM output
+        # seen batch-first), so whoever produced x reads its gradient the way it wrote x
+        self.axes = None if x.flags.c_contiguous else _axes_by_stride(x)
         return x[index]
 
     def backward(self, dy):
         # each y element is one x element: scatter dy back to where it came from,
         # adding where an integer index picks the same element more than once
-        dx = xp.zeros(self.shape, self.dtype)
+        if self.axes is None:
+            dx = xp.zeros(self.shape, self.dtype)
+        else:
+            dx = xp.zeros([self.shape[a] for a in self.axes], self.dtype).transpose(xp.argsort(self.axes))
         if _is_basic(self.index):
             dx[self.index] = dy
         else:

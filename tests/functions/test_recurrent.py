@@ -42,10 +42,17 @@ def test_gru_gradcheck(reverse, lengths, rng):
     assert gn.gradcheck(lambda *a: R.GRU.apply(*a, lengths=lengths, reverse=reverse), inputs)
 
 
-@pytest.mark.parametrize("fn", [R.RNN, R.GRU])
+@pytest.mark.parametrize("fn", [R.RNN, R.GRU, R.LSTM])
 def test_no_bias_no_initial_state_gradcheck(fn, rng):
-    x, _, w_ih, w_hh, _, _ = _inputs(rng, 3 if fn is R.GRU else 1, bias=False)
-    assert gn.gradcheck(lambda x, a, b: fn.apply(x, None, a, b, None, None), (x, w_ih, w_hh))
+    gates = {R.RNN: 1, R.GRU: 3, R.LSTM: 4}[fn]
+    x, _, w_ih, w_hh, _, _ = _inputs(rng, gates, bias=False)
+    states = (None, None) if fn is R.LSTM else (None,)
+    assert gn.gradcheck(lambda x, a, b: fn.apply(x, *states, a, b, None, None), (x, w_ih, w_hh))
+
+
+def test_lstm_with_one_bias_only_gradcheck(rng):
+    x, h, c, w_ih, w_hh, b_ih, _ = _inputs(rng, 4, cell_state=True)
+    assert gn.gradcheck(lambda *a: R.LSTM.apply(*a, None), (x, h, c, w_ih, w_hh, b_ih))
 
 
 @pytest.mark.parametrize("cell,gates", [(F.rnn_tanh_cell, 1), (F.rnn_relu_cell, 1), (F.gru_cell, 3)])

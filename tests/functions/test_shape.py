@@ -53,6 +53,17 @@ def test_repeated_integer_index_accumulates_gradient():
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 0.0, 1.0])
 
 
+def test_index_of_a_transposed_view_gradchecks_and_mirrors_its_layout(rng):
+    """The gradient of x[idx] is laid out like x (here a transposed view), values unchanged."""
+    a = rng.tensor(3, 4, 5)
+    assert gn.gradcheck(lambda a: a.transpose(0, 2)[:, -1], (a,))
+    x = a.detach().transpose(0, 2).requires_grad_()
+    x[:, 1:3].sum().backward()
+    expected = np.zeros((5, 4, 3))
+    expected[:, 1:3] = 1
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
 def test_boolean_mask_gradient_lands_on_selected_entries():
     x = gn.tensor([[1.0, -2.0], [-3.0, 4.0]], dtype=gn.float64, requires_grad=True)
     (x[x > 0] * gn.tensor([10.0, 20.0], dtype=gn.float64)).sum().backward()
