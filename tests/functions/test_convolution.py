@@ -23,6 +23,29 @@ def test_conv2d_gradcheck(C, O, size, k, opts, rng):
     assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
 
 
+@pytest.mark.parametrize("opts", [dict(padding=1), dict(stride=2, padding=(1, 2), dilation=2, groups=2), {}])
+def test_conv2d_in_batch_chunks_matches_one_chunk_and_gradchecks(opts, rng, monkeypatch):
+    """Layers too big for one im2col block run in batch chunks (uneven last chunk here) and
+    rebuild each chunk's block in the backward pass: same numbers as the one-block path."""
+    from glassnet.functions import convolution
+    x, w, b = rng.tensor(5, 4, 6, 7), rng.tensor(6, 4 // opts.get("groups", 1), 3, 3), rng.tensor(6)
+
+    def run():
+        for t in (x, w, b):
+            t.grad = None
+        y = F.conv2d(x, w, b, **opts)
+        (y * y).sum().backward()
+        return [a.numpy().copy() for a in (y, x.grad, w.grad, b.grad)]
+
+    whole = run()
+    per_sample = 4 * 9 * np.prod(F.conv2d(x, w, b, **opts).shape[2:]) * 8
+    monkeypatch.setattr(convolution, "CHUNK_BYTES", int(2 * per_sample))     # chunks of 2, 2, 1
+    assert len(convolution._chunks(5, 36, per_sample // 36 // 8, 8)) == 3
+    for got, want in zip(run(), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
+
+
 @pytest.mark.parametrize("opts", [dict(padding=1), dict(stride=2, padding=2, dilation=2), dict(groups=2),
                                   dict(padding="same")])
 def test_conv1d_gradcheck(opts, rng):
