@@ -37,6 +37,28 @@ def _chunks(N, rows, pixels, itemsize):
     return [(n0, min(N, n0 + B)) for n0 in range(0, N, B)]
 
 
+def _sum_of_products(a, b, block=1024):
+    """a @ b^T for a (G, M, P), b (G, K, P) -> (G, M, K): the sum over the long pixel axis P.
+
+    When the result is tiny (a first layer's 25 x 6 weight gradient over 100k pixels) BLAS
+    runs one such product at a fraction of its speed; the same sum taken as P/block
+    products of ``block`` pixels each, added up, is several times faster. Larger results
+    go to BLAS in one call, as written.
+    """
+    G, M, P = a.shape
+    K = b.shape[1]
+    if M * K > 1024 or P < 8 * block:
+        return xp.matmul(a, b.transpose(0, 2, 1))
+    Q = P // block
+    cut = Q * block
+    blocks = xp.matmul(a[:, :, :cut].reshape(G, M, Q, block).transpose(0, 2, 1, 3),
+                       b[:, :, :cut].reshape(G, K, Q, block).transpose(0, 2, 3, 1))   # (G, Q, M, K)
+    out = blocks.sum(axis=1)
+    if cut < P:
+        out += xp.matmul(a[:, :, cut:], b[:, :, cut:].transpose(0, 2, 1))
+    return out
+
+
 class Conv2d(Function):
     """y = conv2d(x, W) + b    x: (N, C, H, W)   W: (O, C/groups, kh, kw)   b: (O,) or None
 
@@ -121,7 +143,7 @@ class Conv2d(Function):
             # axis of both GEMM operands, which BLAS handles faster than dy @ cols^T
             dWT = None
             for n0, n1, cols in self._im2col_chunks(self.xc):
-                part = xp.matmul(cols, dyg[:, :, n0:n1].reshape(G, O // G, -1).transpose(0, 2, 1))
+                part = _sum_of_products(cols, dyg[:, :, n0:n1].reshape(G, O // G, -1))
                 dWT = part if dWT is None else xp.add(dWT, part, out=dWT)   # (G, Cg*kh*kw, O/G)
             dW = xp.ascontiguousarray(dWT.transpose(0, 2, 1)).reshape(O, Cg, kh, kw)
         if need_x:
