@@ -26,9 +26,7 @@ their state unchanged. Hence h_n is each sequence's state at its last valid step
 steps output zeros and receive no gradient. ``reverse=True`` runs the sequence
 backwards, each one flipped within its own length, so it starts at its last valid step.
 
-Speed notes for RNN and GRU (each keeps the arithmetic above, only the memory layout
-changes; the LSTM, the most GEMM-heavy of the three, works feature-major instead, see its
-class docstring):
+Speed notes (each keeps the arithmetic above, only the memory layout changes):
 
 * sigmoid gates are computed as sigma(z) = (1 + tanh(z/2)) / 2, which never overflows;
   their weight rows are pre-scaled by 1/2 (exact in floating point), so one in-place
@@ -128,12 +126,6 @@ def _times_tanh_grad(d, a, tmp):
     xp.multiply(a, a, out=tmp)
     xp.subtract(1, tmp, out=tmp)
     d *= tmp
-
-
-def _ifog_rows(H):
-    """Row indices that reorder torch's LSTM gate rows (i, f, g, o) into (i, f, o, g)."""
-    r = xp.arange(H)
-    return xp.concatenate([r, r + H, r + 3 * H, r + 2 * H])
 
 
 def _rows(blocks):
@@ -250,7 +242,7 @@ class RNN(_Recurrent):
                 db if need[4] else None, db.copy() if need[5] else None)
 
 
-class LSTM(Function):
+class LSTM(_Recurrent):
     """Long short-term memory over a sequence (torch's gate order i, f, g, o):
 
         i_t = sigma(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)     input gate
@@ -262,118 +254,75 @@ class LSTM(Function):
 
     Inputs x (T, N, I), h0, c0 (N, H) or None, W_ih (4H, I), W_hh (4H, H), biases (4H,)
     -> y (T, N, H), h_n (N, H), c_n (N, H).
-
-    Layout (the arithmetic is the one above; only where the numbers live differs from RNN/GRU):
-    the LSTM works feature-major, every per-step quantity a (features, N) block, because
-    with the batch as the fast axis each gate of a step is a contiguous block of rows, and
-    NumPy runs several times faster on contiguous blocks than on the column slices of an
-    (N, 4H) row. Concretely:
-
-    * the four gates come from ONE matrix product per step, the textbook form
-      z_t = [W_hh | W_ih | b] [h_{t-1}; x_t; 1], with A[:, t] = [h_{t-1}; x_t; 1] (K, N);
-      the forward loop writes h_t straight into A[:H, t + 1], so A also is the stacked
-      operand of the weight gradient dW = sum_t dz_t [h_{t-1}; x_t; 1]^T = dZ A^T, one GEMM;
-    * gate rows are kept in the order i, f, o, g (torch's rows permuted on the way in and
-      the gradient rows permuted back), so the three sigmoid gates are one block;
-    * sigma(z) = (1 + tanh(z/2)) / 2 (never overflows): the sigmoid rows of the weights are
-      halved, so one in-place tanh serves all four gates.
     """
 
+    gates = 4
+
     def forward(self, x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
-        T, N, I = x.shape
-        H = W_hh.shape[1]
-        dtype = xp.result_type(x, W_hh)
-        bias = _sum_bias(b_ih, b_hh)
-        self.has_bias = bias is not None
-        K = H + I + self.has_bias
-        s = self.steps = _Steps(T, N, lengths, reverse)
-        self.rows = rows = _ifog_rows(H)
-        self.W_ih, self.W_hh, self.I = W_ih, W_hh, I
-
-        A = self.A = xp.empty((K, T + 1, N), dtype)            # A[:, t] = [h_{t-1}; x_t; 1]
-        A[:H, 0] = 0 if h0 is None else s.sort(h0).T
-        A[H:H + I, :T] = s.gather(x).transpose(2, 0, 1)
-        W = xp.empty((4 * H, K), dtype)                         # [W_hh | W_ih | b], rows i, f, o, g
-        W[:, :H] = W_hh[rows]
-        W[:, H:H + I] = W_ih[rows]
-        if self.has_bias:
-            A[K - 1, :T] = 1
-            W[:, K - 1] = bias[rows]
-        W[:3 * H] *= 0.5                                        # sigmoid gates: tanh(z/2)
-
-        G = self.G = xp.empty((T, 4 * H, N), dtype)             # activated gates i, f, o, g of each step
-        C = self.C = xp.empty((T + 1, H, N), dtype)             # c_t
-        C[0] = 0 if c0 is None else s.sort(c0).T
-        TC = self.TC = xp.empty((T, H, N), dtype)               # tanh(c_t)
-        ig = xp.empty((H, N), dtype)
+        self.has_bias = b_ih is not None or b_hh is not None
+        half = _gate_scale([0.5, 0.5, 1, 0.5], W_hh.shape[1], xp.result_type(x, W_hh))
+        # Z[:, t] holds z/2 for i, f, o and z for g; then, in place, the activated gates
+        T, N, H, dtype, Z, WhT = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), half, lengths, reverse)
+        s, self.Z = self.steps, Z
+        Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
+        Cs = self.C = self._state_buffer(T, N, H, dtype, c0)
+        TC = self.TC = xp.empty((T, N, H), dtype)               # tanh(c_t)
+        hW, ig = xp.empty((N, 4 * H), dtype), xp.empty((N, H), dtype)
         for t, b in enumerate(s.sizes):
-            if b < N:                                           # finished sequences keep their state
-                A[:H, t + 1, b:] = A[:H, t, b:]
-                C[t + 1, :, b:] = C[t, :, b:]
-            gates = G[t, :, :b]
-            xp.matmul(W, A[:, t, :b], out=gates)                # z_t for all four gates, one GEMM
-            xp.tanh(gates, out=gates)
-            _sigmoid_from_tanh(gates[:3 * H])                   # i, f, o
-            i, f, o, g = gates[:H], gates[H:2 * H], gates[2 * H:3 * H], gates[3 * H:]
-            c = C[t + 1, :, :b]
-            xp.multiply(f, C[t, :, :b], out=c)
-            c += xp.multiply(i, g, out=ig[:, :b])
-            xp.multiply(o, xp.tanh(c, out=TC[t, :, :b]), out=A[:H, t + 1, :b])
-        y = s.outputs(A[:H, 1:].transpose(1, 2, 0))            # (T, N, H) view of the states
-        return y, s.unsort(A[:H, T].T), s.unsort(C[T].T)
+            self._carry(Hs, t, b)
+            self._carry(Cs, t, b)
+            z = Z[:, t, :b]
+            xp.matmul(Hs[t, :b], WhT, out=hW[:b])                # all four gates, one GEMM
+            z += _rows(hW[:b].reshape(b, 4, H))
+            xp.tanh(z, out=z)
+            _sigmoid_from_tanh(Z[:2, t, :b])                     # i, f
+            _sigmoid_from_tanh(Z[3, t, :b])                      # o
+            i, f, g, o = Z[0, t, :b], Z[1, t, :b], Z[2, t, :b], Z[3, t, :b]
+            c = Cs[t + 1, :b]
+            xp.multiply(f, Cs[t, :b], out=c)
+            c += xp.multiply(i, g, out=ig[:b])
+            xp.multiply(o, xp.tanh(c, out=TC[t, :b]), out=Hs[t + 1, :b])
+        return s.outputs(Hs[1:]), s.unsort(Hs[T]), s.unsort(Cs[T])
 
     def backward(self, dy, dh_n, dc_n):
         # h_t = o * tanh(c_t):       do = dh tanh(c_t),  dc_t += dh o (1 - tanh(c_t)^2)
         # c_t = f c_{t-1} + i g:     di = dc g,  df = dc c_{t-1},  dg = dc i,
         #                            dc_{t-1} = dc f   (the gradient highway through the cell)
         # through the gate activations: dz_i = di i(1-i), dz_f = df f(1-f), dz_o = do o(1-o),
-        # dz_g = dg (1-g^2); then dh_{t-1} = W_hh^T dz_t (all four gates at once) and, after the
-        # loop, dW_hh = sum_t dz_t h_{t-1}^T, dW_ih = sum_t dz_t x_t^T, db = sum_t dz_t
-        # (one GEMM: dZ A^T), dx_t = W_ih^T dz_t.  Every block is (features, N), see the class doc.
-        s, A, G, C, TC, rows = self.steps, self.A, self.G, self.C, self.TC, self.rows
-        T, H, N = TC.shape
-        I, K = self.I, A.shape[0]
-        dyT = s.gather(dy).transpose(0, 2, 1)                   # dy_t as (H, N) blocks
-        if dyT.strides[2] != dyT.itemsize:                      # one transposing copy, not T
-            dyT = xp.ascontiguousarray(dyT)
-        dh = xp.ascontiguousarray(s.sort(dh_n).T)
-        dc = xp.ascontiguousarray(s.sort(dc_n).T)
-        dZ = (xp.zeros if s.order is not None else xp.empty)((4 * H, T, N), dtype := A.dtype)
-        D, tmp, tmp3 = xp.empty((4 * H, N), dtype), xp.empty((H, N), dtype), xp.empty((3 * H, N), dtype)
-        WhT = xp.ascontiguousarray(self.W_hh[rows].T)           # (H, 4H), rows i, f, o, g
+        # dz_g = dg (1-g^2); then dh_{t-1} = dz W_hh (all four gates at once) and, after the
+        # loop, dW_hh = sum_t dz_t^T h_{t-1}, dW_ih = sum_t dz_t^T x_t, db = sum_t dz_t.
+        s, Z, Hs, Cs, TC = self.steps, self.Z, self.H, self.C, self.TC
+        T, N, H = TC.shape
+        dy_s = s.gather(dy)
+        dh, dc = s.sort(dh_n), s.sort(dc_n)
+        dZ = (xp.zeros if s.order is not None else xp.empty)((T, N, 4 * H), Hs.dtype)
+        D, tmp = xp.empty((4, N, H), Hs.dtype), xp.empty((N, H), Hs.dtype)   # one step's dz, gate-major
         for t in range(T - 1, -1, -1):
             b = s.sizes[t]
             if b == 0:
                 continue
-            dh_b, dc_b, tc, tmp_b = dh[:, :b], dc[:, :b], TC[t, :, :b], tmp[:, :b]
-            gates, d = G[t, :, :b], D[:, :b]
-            i, f, o, g = gates[:H], gates[H:2 * H], gates[2 * H:3 * H], gates[3 * H:]
-            di, df, do, dg = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
-            dh_b += dyT[t, :, :b]
+            dh_b, dc_b, tc, tmp_b = dh[:b], dc[:b], TC[t, :b], tmp[:b]
+            i, f, g, o = Z[0, t, :b], Z[1, t, :b], Z[2, t, :b], Z[3, t, :b]
+            di, df, dg, do = D[0, :b], D[1, :b], D[2, :b], D[3, :b]
+            dh_b += dy_s[t, :b]
             xp.multiply(dh_b, tc, out=do)
             xp.multiply(dh_b, o, out=tmp_b)
             _times_tanh_grad(tmp_b, tc, di)                      # di is free scratch here
             dc_b += tmp_b
             xp.multiply(dc_b, g, out=di)
-            xp.multiply(dc_b, C[t, :, :b], out=df)
+            xp.multiply(dc_b, Cs[t, :b], out=df)
             xp.multiply(dc_b, i, out=dg)
             dc_b *= f
-            _times_sigmoid_grad(d[:3 * H], gates[:3 * H], tmp3[:, :b])   # i, f, o at once
+            _times_sigmoid_grad(di, i, tmp_b)
+            _times_sigmoid_grad(df, f, tmp_b)
+            _times_sigmoid_grad(do, o, tmp_b)
             _times_tanh_grad(dg, g, tmp_b)
-            dZ[:, t, :b] = d
-            xp.matmul(WhT, d, out=dh_b)                          # dh_{t-1}: all four gates, one GEMM
+            dz = dZ[t, :b]
+            _rows(dz.reshape(b, 4, H))[...] = D[:, :b]          # into the row-major (b, 4H) dz_t
+            xp.matmul(dz, self.W_hh, out=dh_b)                   # dh_{t-1}: all four gates, one GEMM
         need = self.needs_input_grad
-        dZ2 = dZ.reshape(4 * H, T * N)
-        back = xp.argsort(rows)                                  # rows i, f, o, g -> torch's i, f, g, o
-        dW_ih = dW_hh = db = dx = None
-        if need[3] or need[4] or need[5] or need[6]:
-            dW = dZ2 @ A[:, :T].reshape(K, T * N).T              # [dW_hh | dW_ih | db] = dZ A^T
-            dW_hh = dW[back, :H] if need[4] else None
-            dW_ih = dW[back, H:H + I] if need[3] else None
-            db = dW[back, K - 1] if self.has_bias else None
-        if need[0]:
-            dx = s.scatter((dZ2.T @ self.W_ih[rows]).reshape(T, N, I))
-        return (dx, s.unsort(dh.T) if need[1] else None, s.unsort(dc.T) if need[2] else None,
+        dx, dW_ih, dW_hh, db = self._weight_grads(dZ, Hs, need[0], need[3], need[4], need[5] or need[6])
+        return (dx, s.unsort(dh) if need[1] else None, s.unsort(dc) if need[2] else None,
                 dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
 
 
