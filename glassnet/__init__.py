@@ -25,6 +25,18 @@ from . import sampling  # noqa: E402
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "GradcheckError", "gradcheck",
+    "bool_", "float16", "float32", "float64", "get_default_dtype", "int32", "int64",
+    "set_default_dtype", "uint8", "ShapeError", "Tensor", "abs", "allclose", "arange", "argmax",
+    "as_tensor", "cat", "clamp", "concat", "empty", "exp", "eye", "from_numpy", "full", "is_tensor",
+    "linspace", "log", "log_softmax", "matmul", "maximum", "mean", "minimum", "numel", "ones",
+    "ones_like", "rand", "randint", "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack",
+    "sum", "tanh", "tensor", "where", "zeros", "zeros_like", "nn", "optim", "data", "load", "save",
+    "explain", "summary", "Trainer", "models", "sampling", "manual_seed", "long", "double", "float",
+    "__version__",
+]
+
 allocator.tune()  # reuse freed large blocks instead of page-faulting them back in (see allocator.py)
 
 

@@ -7,7 +7,7 @@ floating dtype and the global random generator that ``manual_seed`` reseeds.
 from __future__ import annotations
 
 import numpy as xp
-from numpy.lib.stride_tricks import as_strided  # window views for convolution and pooling
+from numpy.lib.stride_tricks import as_strided  # noqa: F401  (window views for convolution and pooling)
 
 float32 = xp.dtype(xp.float32)
 float64 = xp.dtype(xp.float64)

@@ -1,5 +1,8 @@
 """Neural-network layers, their functional forms, initialisers and utilities (``gn.nn``)."""
 from . import functional, init, utils
 from .module import Module
-from .modules import *  # noqa: F401,F403
+from . import modules
+from .modules import *  # noqa: F403
 from .parameter import Parameter
+
+__all__ = ["functional", "init", "utils", "Module", "Parameter", *modules.__all__]
