@@ -3,6 +3,7 @@
     python -m bench                 # all workloads + the scaling sweep (a few minutes)
     python -m bench --quick         # a sub-minute smoke run (no thresholds)
     python -m bench --only mlp,lstm_seq --no-sweep
+    python -m bench --floors --no-sweep   # add NumPy's own floor (bench/floors.py) per workload
 
 Each (framework, workload) runs in its own worker process (bench/worker.py) so memory
 and thread pools are separate; both use the same number of BLAS/OpenMP threads. The
@@ -29,6 +30,7 @@ import time
 
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE))
+from floors import FLOORS  # noqa: E402
 from workloads import TARGETS, WORKLOADS, sweep  # noqa: E402
 
 BATCH = {"mlp": 128, "mlp_b1_infer": 1, "lenet5": 128, "cifar_cnn": 64, "bn_mlp": 256,
@@ -125,18 +127,25 @@ def bench_one(label, workload, kwargs, frameworks, threads, rounds, chunk_second
     return result
 
 
+def _ms(v: float) -> str:
+    """Milliseconds with two decimals, or three significant digits below 0.1 ms (0.0287)."""
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.3g}"
+
+
 def markdown(results, gemm, meta) -> str:
+    floors = any("numpy" in r for r in results)
     lines = [f"glassnet vs torch {meta['torch'] or '(not installed)'}, {meta['date']}, {meta['machine']}, "
              f"{meta['threads']} threads each; NumPy float32 GEMM peak {gemm:.1f} GFLOP/s", "",
              "| workload | glassnet ms (p10-p90) | torch ms (p10-p90) | ratio | target | samples/s gn / torch "
-             "| peak MB gn / torch | GEMM % of peak gn / torch | other CPU |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| peak MB gn / torch | GEMM % of peak gn / torch | other CPU |"
+             + (" NumPy floor ms (floor / torch) |" if floors else ""),
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if floors else "")]
     for r in results:
         g, t = r["glassnet"], r.get("torch")
         ratio = f"{r['ratio']:.2f}" if t else "-"
         target = TARGETS.get(r["label"], "")
         mark = "" if not t or not target else (" ok" if r["ratio"] <= target else " MISSED")
-        tms = f"{t['median_ms']:.2f} ({t['p10_ms']:.2f}-{t['p90_ms']:.2f})" if t else "-"
+        tms = f"{_ms(t['median_ms'])} ({_ms(t['p10_ms'])}-{_ms(t['p90_ms'])})" if t else "-"
         sps = f"{g['samples_per_s']:.0f} / {t['samples_per_s']:.0f}" if t else f"{g['samples_per_s']:.0f}"
         mem = (f"{g['peak_above_baseline_mb']:.0f} / {t['peak_above_baseline_mb']:.0f}" if t
                else f"{g['peak_above_baseline_mb']:.0f}")
@@ -144,8 +153,14 @@ def markdown(results, gemm, meta) -> str:
         if "gflops" in g:
             flops = f"{100 * g['gflops'] / gemm:.0f}%" + (f" / {100 * t['gflops'] / gemm:.0f}%" if t else "")
         noise = max(g["other_cpu_frac"], t["other_cpu_frac"] if t else 0)
-        lines.append(f"| {r['label']} | {g['median_ms']:.2f} ({g['p10_ms']:.2f}-{g['p90_ms']:.2f}) | {tms} | "
-                     f"{ratio}{mark} | {target} | {sps} | {mem} | {flops} | {100 * noise:.0f}% |")
+        floor = ""
+        if floors and "numpy" in r:
+            f = r["numpy"]
+            floor = f" {_ms(f['median_ms'])}" + (f" ({f['median_ms'] / t['median_ms']:.2f})" if t else "") + " |"
+        elif floors:
+            floor = "  |"
+        lines.append(f"| {r['label']} | {_ms(g['median_ms'])} ({_ms(g['p10_ms'])}-{_ms(g['p90_ms'])}) | {tms} | "
+                     f"{ratio}{mark} | {target} | {sps} | {mem} | {flops} | {100 * noise:.0f}% |{floor}")
     return "\n".join(lines)
 
 
@@ -159,6 +174,8 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=None, help="alternating rounds per workload (default 8, quick 2)")
     p.add_argument("--noise-limit", type=float, default=0.15,
                    help="repeat a chunk if other processes used more than this fraction of the CPUs")
+    p.add_argument("--floors", action="store_true",
+                   help="also time NumPy's own floor for the workloads bench/floors.py covers")
     p.add_argument("--out", default=str(HERE / "results"))
     args = p.parse_args(argv)
     frameworks = ["glassnet"] + (["torch"] if importlib.util.find_spec("torch") else [])
@@ -182,7 +199,8 @@ def main(argv=None) -> int:
     results = []
     for label, workload, kwargs in items:
         print(f"  {label} ...", file=sys.stderr, flush=True)
-        results.append(bench_one(label, workload, kwargs, frameworks, args.threads, rounds, chunk, args.noise_limit))
+        fws = frameworks + (["numpy"] if args.floors and workload in FLOORS else [])
+        results.append(bench_one(label, workload, kwargs, fws, args.threads, rounds, chunk, args.noise_limit))
     table = markdown(results, gemm, meta)
     print(table)
     out = pathlib.Path(args.out)

@@ -35,15 +35,22 @@ def main() -> None:
     if framework == "torch":
         import torch as fw
         fw.set_num_threads(threads)
+    elif framework == "numpy":           # the NumPy floor (bench/floors.py)
+        import numpy as fw
     else:
         import glassnet as fw
     # one threaded GEMM first, so the BLAS library's per-thread buffers (a fixed cost of each
     # framework, tens of MB) count in the baseline and not in the workload's peak
-    a = fw.ones(512, 512)
+    a = fw.ones((512, 512))
     a @ a
-    from workloads import build
-    baseline = _rss_mb()
-    step, flops = build(framework, workload, kwargs)
+    if framework == "numpy":
+        from floors import build as build_floor
+        baseline = _rss_mb()
+        step, flops = build_floor(workload, kwargs)
+    else:
+        from workloads import build
+        baseline = _rss_mb()
+        step, flops = build(framework, workload, kwargs)
     for _ in range(3):  # warm-up: first-touch allocations, lazy init, BLAS thread start
         step()
     print(json.dumps({"ready": True, "flops": flops, "baseline_mb": baseline}), flush=True)

@@ -23,3 +23,26 @@ def test_bench_quick_writes_table_and_json(tmp_path):
     assert report["meta"]["gemm_gflops"] > 0
     table = (tmp_path / "results.md").read_text()
     assert "| mlp |" in table and "| rnn_seq |" in table
+
+
+@pytest.mark.slow
+def test_bench_floors_add_numpy_column(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--floors", "--only", "mlp_b1_infer,rnn_seq",
+                             "--rounds", "1", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {r["label"]: r for r in json.loads((tmp_path / "results.json").read_text())["results"]}
+    assert rows["mlp_b1_infer"]["numpy"]["median_ms"] > 0       # a floor exists for this workload
+    assert "numpy" not in rows["rnn_seq"]                        # and none for this one
+    assert "NumPy floor" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp_b1_infer", "lenet5", "cifar_cnn", "lstm_seq", "char_lstm"])
+def test_each_floor_builds_and_steps(name):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from floors import build
+    kwargs = {"mlp": {"batch": 8}, "lenet5": {"batch": 2}, "cifar_cnn": {"batch": 2},
+              "lstm_seq": {"batch": 4, "seq_len": 3}, "char_lstm": {"batch": 2, "seq_len": 3}}.get(name, {})
+    step, flops = build(name, kwargs)
+    step()
+    assert flops is None or flops > 0
