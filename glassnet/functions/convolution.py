@@ -34,7 +34,7 @@ def _chunks(N, rows, pixels, itemsize):
     """Split the batch into runs of samples whose im2col block is about CHUNK_BYTES."""
     per_sample = rows * pixels * itemsize
     B = max(1, min(N, CHUNK_BYTES // max(per_sample, 1)))
-    return [(n0, min(N, n0 + B)) for n0 in range(0, N, B)]
+    return [(n0, min(N, n0 + B)) for n0 in range(0, max(N, 1), B)]   # an empty batch: one empty chunk
 
 
 def _sum_of_products(a, b, block=1024):

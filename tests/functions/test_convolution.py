@@ -147,3 +147,14 @@ def test_weight_gradient_sum_over_pixel_blocks_equals_one_product(P):
     r = np.random.default_rng(P)
     a, b = r.standard_normal((2, 3, P)), r.standard_normal((2, 4, P))
     np.testing.assert_allclose(_sum_of_products(a, b, block=4), np.einsum("gmp,gkp->gmk", a, b), rtol=1e-12)
+
+
+def test_conv2d_empty_batch_as_torch(rng):
+    """A batch of zero samples gives an empty output and zero weight gradients, as torch."""
+    x = gn.zeros(0, 3, 5, 5, dtype=gn.float64, requires_grad=True)
+    w, b = rng.tensor(4, 3, 3, 3), rng.tensor(4)
+    y = F.conv2d(x, w, b, padding=1)
+    y.sum().backward()
+    assert y.shape == (0, 4, 5, 5) and x.grad.shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(w.grad.numpy(), 0)
+    np.testing.assert_array_equal(b.grad.numpy(), 0)
