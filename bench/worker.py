@@ -45,12 +45,12 @@ def main() -> None:
     a @ a
     if framework == "numpy":
         from floors import build as build_floor
-        baseline = _rss_mb()
-        step, flops = build_floor(workload, kwargs)
+        make = lambda: build_floor(workload, kwargs)  # noqa: E731
     else:
         from workloads import build
-        baseline = _rss_mb()
-        step, flops = build(framework, workload, kwargs)
+        make = lambda: build(framework, workload, kwargs)  # noqa: E731
+    baseline = _rss_mb()
+    step, flops = make()
     for _ in range(3):  # warm-up: first-touch allocations, lazy init, BLAS thread start
         step()
     print(json.dumps({"ready": True, "flops": flops, "baseline_mb": baseline}), flush=True)
