@@ -29,6 +29,11 @@ from ._windows import crop2d, pad2d, windows
 # its gradient: peak memory falls to about the activations, for one extra im2col copy.
 CHUNK_BYTES = 1 << 24
 
+# Output widths below this take the input gradient through ``_input_grad_rows``: with rows
+# this short, NumPy's per-row overhead dominates the window scatter-add (LeNet's 10-wide
+# conv2: 2.6 -> 2.0 ms); at 16 and 32 (the CIFAR layers) the window scatter is as fast or faster.
+SHORT_ROWS = 16
+
 
 def _chunks(N, rows, pixels, itemsize):
     """Split the batch into runs of samples whose im2col block is about CHUNK_BYTES."""
@@ -128,7 +133,8 @@ class Conv2d(Function):
         #                           dcols = W.T @ dy, then col2im scatter-adds each kernel offset's
         #                           rows back onto the padded-input positions they were read from
         #                           (a loop over the kh*kw offsets, never over pixels or samples),
-        #                           and the padding is cropped off.
+        #                           and the padding is cropped off (``_input_grad_rows`` for
+        #                           width-stride 1, ``_input_grad_windows`` otherwise).
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
         dyc = dy.transpose(1, 0, 2, 3)                                  # channel-major (O, N, OH, OW)
         if not dyc.flags.c_contiguous:
@@ -147,18 +153,63 @@ class Conv2d(Function):
                 dWT = part if dWT is None else xp.add(dWT, part, out=dWT)   # (G, Cg*kh*kw, O/G)
             dW = xp.ascontiguousarray(dWT.transpose(0, 2, 1)).reshape(O, Cg, kh, kw)
         if need_x:
-            dxc = xp.zeros((C, N, H + pads[0] + pads[1], Wd + pads[2] + pads[3]), dyc.dtype)
-            dwin = windows(dxc, (kh, kw), stride, dilation, (OH, OW))  # writable view into dxc
-            WmT = self.Wm.transpose(0, 2, 1)
-            dcols = None
-            for n0, n1 in _chunks(N, C * kh * kw, OH * OW, dyc.itemsize):
-                B = n1 - n0
-                if dcols is None or dcols.shape[-1] != B * OH * OW:
-                    dcols = xp.empty((G, Cg * kh * kw, B * OH * OW), dyc.dtype)
-                xp.matmul(WmT, dyg[:, :, n0:n1].reshape(G, O // G, -1), out=dcols)
-                d6 = dcols.reshape(C, kh, kw, B, OH, OW)
-                for i in range(kh):
-                    for j in range(kw):
-                        dwin[:, n0:n1, i, j] += d6[:, i, j]
-            dx = crop2d(dxc, pads).transpose(1, 0, 2, 3)
+            short = stride[1] == 1 and OW < SHORT_ROWS
+            dx = self._input_grad_rows(dyc) if short else self._input_grad_windows(dyg)
         return dx, dW, db
+
+    def _input_grad_rows(self, dyc):
+        """dx for width-stride 1, with every scatter-add one long contiguous run.
+
+        Lay the padded input out as (C, Hp, N, Wp) and flatten each channel: position
+        (h, n, w) sits at h*N*Wp + n*Wp + w, so kernel offset (i, j) moves output pixel
+        (oh, n, ow) by the constant i*dh*N*Wp + j*dw. If dy is spread over the whole padded
+        width, (O, OH, N, Wp) with zeros at w >= OW, then dcols = W^T dy has the same
+        (oh, n, w) columns and col2im is, per offset, ONE shifted add of a contiguous block
+        (per output row block when sh > 1) instead of N*C*OH short rows of OW numbers.
+        The zero columns are what make this exact: a window never reaches past the padded
+        row from a real output pixel, and the ones that would wrap into the next sample's
+        row carry zero gradient. The GEMM does Wp/OW more work; the adds run several
+        times faster. Output rows go through in blocks of about CHUNK_BYTES of dcols.
+        """
+        (N, C, H, Wd), (O, Cg, kh, kw), G, (top, bottom, left, right), (sh, _), (dh, dw), (OH, OW) = \
+            self.geometry
+        Hp, Wp = H + top + bottom, Wd + left + right
+        row = N * Wp                                           # one padded row of every sample
+        dyw = xp.zeros((O, OH, N, Wp), dyc.dtype)
+        dyw[..., :OW] = dyc.transpose(0, 2, 1, 3)
+        # (Hp + sh) rows and a tail: the last block's strided view and the last offsets'
+        # overrun stay inside the buffer (they only ever add zeros there)
+        dxt = xp.zeros((C, (Hp + sh) * row + (kw - 1) * dw), dyc.dtype)
+        WmT = self.Wm.transpose(0, 2, 1)                       # (G, Cg*kh*kw, O/G)
+        rows_per_block = max(1, CHUNK_BYTES // max(C * kh * kw * row * dyc.itemsize, 1))
+        for r0 in range(0, OH, rows_per_block):
+            n = min(OH, r0 + rows_per_block) - r0
+            dcols = xp.matmul(WmT, dyw[:, r0:r0 + n].reshape(G, O // G, n * row))
+            dcols = dcols.reshape(C, kh, kw, n, row)
+            for i in range(kh):
+                for j in range(kw):
+                    s = (r0 * sh + i * dh) * row + j * dw
+                    # output rows r0..r0+n-1 land on input rows sh apart: (C, n, row) view
+                    dxt[:, s:s + n * sh * row].reshape(C, n, sh * row)[:, :, :row] += dcols[:, i, j]
+        dx = xp.empty((C, N, H, Wd), dyc.dtype)                 # channel-major, like the input's copy
+        planes = dxt[:, :Hp * row].reshape(C, Hp, N, Wp)
+        dx[...] = planes[:, top:top + H, :, left:left + Wd].transpose(0, 2, 1, 3)
+        return dx.transpose(1, 0, 2, 3)
+
+    def _input_grad_windows(self, dyg):
+        """dx for any stride: col2im through the writable window view, one add per offset."""
+        (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
+        dxc = xp.zeros((C, N, H + pads[0] + pads[1], Wd + pads[2] + pads[3]), dyg.dtype)
+        dwin = windows(dxc, (kh, kw), stride, dilation, (OH, OW))  # writable view into dxc
+        WmT = self.Wm.transpose(0, 2, 1)
+        dcols = None
+        for n0, n1 in _chunks(N, C * kh * kw, OH * OW, dyg.itemsize):
+            B = n1 - n0
+            if dcols is None or dcols.shape[-1] != B * OH * OW:
+                dcols = xp.empty((G, Cg * kh * kw, B * OH * OW), dyg.dtype)
+            xp.matmul(WmT, dyg[:, :, n0:n1].reshape(G, O // G, -1), out=dcols)
+            d6 = dcols.reshape(C, kh, kw, B, OH, OW)
+            for i in range(kh):
+                for j in range(kw):
+                    dwin[:, n0:n1, i, j] += d6[:, i, j]
+        return crop2d(dxc, pads).transpose(1, 0, 2, 3)
