@@ -29,10 +29,6 @@ from ._windows import crop2d, pad2d, windows
 # its gradient: peak memory falls to about the activations, for one extra im2col copy.
 CHUNK_BYTES = 1 << 24
 
-# Output widths below this take the input gradient through ``_input_grad_rows``: with rows
-# this short, NumPy's per-row overhead dominates the window scatter-add (LeNet's 10-wide
-# conv2: 2.6 -> 2.0 ms); at 16 and 32 (the CIFAR layers) the window scatter is as fast or faster.
-SHORT_ROWS = 16
 
 
 def _chunks(N, rows, pixels, itemsize):
@@ -133,8 +129,8 @@ class Conv2d(Function):
         #                           dcols = W.T @ dy, then col2im scatter-adds each kernel offset's
         #                           rows back onto the padded-input positions they were read from
         #                           (a loop over the kh*kw offsets, never over pixels or samples),
-        #                           and the padding is cropped off (``_input_grad_rows`` for
-        #                           width-stride 1, ``_input_grad_windows`` otherwise).
+        #                           and the padding is cropped off (``_input_grad_shifts`` for
+        #                           stride 1, ``_input_grad_windows`` otherwise).
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
         dyc = dy.transpose(1, 0, 2, 3)                                  # channel-major (O, N, OH, OW)
         if not dyc.flags.c_contiguous:
@@ -153,46 +149,57 @@ class Conv2d(Function):
                 dWT = part if dWT is None else xp.add(dWT, part, out=dWT)   # (G, Cg*kh*kw, O/G)
             dW = xp.ascontiguousarray(dWT.transpose(0, 2, 1)).reshape(O, Cg, kh, kw)
         if need_x:
-            short = stride[1] == 1 and OW < SHORT_ROWS
-            dx = self._input_grad_rows(dyc) if short else self._input_grad_windows(dyg)
+            # kw shifted copies of dy + kh of P write fewer rows than im2col's kh*kw when there
+            # is more than one input channel (measured: LeNet conv2 -35%, CIFAR 3x3 layers -15..-35%)
+            shifts = stride == (1, 1) and O * kw + C * kh < C * kh * kw
+            dx = self._input_grad_shifts(dyc) if shifts else self._input_grad_windows(dyg)
         return dx, dW, db
 
-    def _input_grad_rows(self, dyc):
-        """dx for width-stride 1, with every scatter-add one long contiguous run.
+    def _input_grad_shifts(self, dyc):
+        """dx for stride 1 as kw shifted copies of dy, one GEMM and kh shifted adds.
 
-        Lay the padded input out as (C, Hp, N, Wp) and flatten each channel: position
-        (h, n, w) sits at h*N*Wp + n*Wp + w, so kernel offset (i, j) moves output pixel
-        (oh, n, ow) by the constant i*dh*N*Wp + j*dw. If dy is spread over the whole padded
-        width, (O, OH, N, Wp) with zeros at w >= OW, then dcols = W^T dy has the same
-        (oh, n, w) columns and col2im is, per offset, ONE shifted add of a contiguous block
-        (per output row block when sh > 1) instead of N*C*OH short rows of OW numbers.
-        The zero columns are what make this exact: a window never reaches past the padded
-        row from a real output pixel, and the ones that would wrap into the next sample's
-        row carry zero gradient. The GEMM does Wp/OW more work; the adds run several
-        times faster. Output rows go through in blocks of about CHUNK_BYTES of dcols.
+        For stride 1 the full convolution reads, flattening the padded input as
+        (C, Hp, N, Wp) so that position (h, n, w) sits at g = h*N*Wp + n*Wp + w:
+
+            dx[c, g] = sum_{o, i, j} W[o, c, i, j] dy[o, g - i*dh*N*Wp - j*dw]
+
+        with dy spread over the same (OH, N, Wp) grid (zero at w >= OW). Split the sum:
+
+            E[(o, j), q] = dy[o, q - j*dw]                        kw shifted copies of dy
+            P[(i, c), q] = sum_{o, j} W[o, c, i, j] E[(o, j), q]    one GEMM, K = O*kw
+            dx[c, q + i*dh*N*Wp] += P[(i, c), q]                  kh shifted adds
+
+        Every copy and add is one contiguous run, and the matrices written are
+        (O*kw + C*kh) rows long instead of im2col's C*kh*kw. The zeros make it exact: a real
+        output pixel's window never leaves its padded row (ow + j*dw < Wp), and the shifts
+        that wrap into the next sample's row move only the zero columns w >= OW. Output rows
+        go through in blocks of about CHUNK_BYTES of E and P; each dy entry lands in its own
+        block's E once per shift, so the blocks' sums add up to the whole.
         """
-        (N, C, H, Wd), (O, Cg, kh, kw), G, (top, bottom, left, right), (sh, _), (dh, dw), (OH, OW) = \
+        (N, C, H, Wd), (O, Cg, kh, kw), G, (top, bottom, left, right), _, (dh, dw), (OH, OW) = \
             self.geometry
         Hp, Wp = H + top + bottom, Wd + left + right
-        row = N * Wp                                           # one padded row of every sample
-        dyw = xp.zeros((O, OH, N, Wp), dyc.dtype)
-        dyw[..., :OW] = dyc.transpose(0, 2, 1, 3)
-        # (Hp + sh) rows and a tail: the last block's strided view and the last offsets'
-        # overrun stay inside the buffer (they only ever add zeros there)
-        dxt = xp.zeros((C, (Hp + sh) * row + (kw - 1) * dw), dyc.dtype)
-        WmT = self.Wm.transpose(0, 2, 1)                       # (G, Cg*kh*kw, O/G)
-        rows_per_block = max(1, CHUNK_BYTES // max(C * kh * kw * row * dyc.itemsize, 1))
+        row, tail = N * Wp, (kw - 1) * dw                      # one padded row of every sample
+        Wt = self.Wm.reshape(G, O // G, Cg, kh, kw).transpose(0, 3, 2, 1, 4).reshape(G, kh * Cg, -1)
+        dxt = xp.zeros((G, Cg, Hp * row + tail), dyc.dtype)
+        rows_per_block = max(1, CHUNK_BYTES // max((O * kw + C * kh) * row * dyc.itemsize, 1))
+        E = None
         for r0 in range(0, OH, rows_per_block):
             n = min(OH, r0 + rows_per_block) - r0
-            dcols = xp.matmul(WmT, dyw[:, r0:r0 + n].reshape(G, O // G, n * row))
-            dcols = dcols.reshape(C, kh, kw, n, row)
+            span = n * row
+            if E is None or E.shape[-1] != span + tail:
+                E = xp.zeros((O, kw, span + tail), dyc.dtype)
+            grid = E[:, 0, :span].reshape(O, n, N, Wp)
+            grid[..., :OW] = dyc[:, :, r0:r0 + n].transpose(0, 2, 1, 3)
+            grid[..., OW:] = 0
+            for j in range(1, kw):
+                E[:, j, j * dw:j * dw + span] = E[:, 0, :span]  # the edges outside stay zero
+            P = xp.matmul(Wt, E.reshape(G, O // G * kw, -1)).reshape(G, kh, Cg, -1)
             for i in range(kh):
-                for j in range(kw):
-                    s = (r0 * sh + i * dh) * row + j * dw
-                    # output rows r0..r0+n-1 land on input rows sh apart: (C, n, row) view
-                    dxt[:, s:s + n * sh * row].reshape(C, n, sh * row)[:, :, :row] += dcols[:, i, j]
+                s = (r0 + i * dh) * row
+                dxt[:, :, s:s + span + tail] += P[:, i]
         dx = xp.empty((C, N, H, Wd), dyc.dtype)                 # channel-major, like the input's copy
-        planes = dxt[:, :Hp * row].reshape(C, Hp, N, Wp)
+        planes = dxt.reshape(C, -1)[:, :Hp * row].reshape(C, Hp, N, Wp)
         dx[...] = planes[:, top:top + H, :, left:left + Wd].transpose(0, 2, 1, 3)
         return dx.transpose(1, 0, 2, 3)
 
