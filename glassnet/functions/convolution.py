@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
+from . import conv_shifts
 from ._windows import crop2d, pad2d, windows
 
 
@@ -81,10 +82,16 @@ class Conv2d(Function):
         OH = (Hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         OW = (Wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
 
-        # channel-major padded input (C, N, Hp, Wp): padding copies anyway, so it also transposes
-        xc = pad2d(x, pads, 0.0, front=(1, 0)) if any(pads) else x.transpose(1, 0, 2, 3)
         self.geometry = (x.shape, W.shape, G, pads, tuple(stride), tuple(dilation), (OH, OW))
         Wm = W.reshape(G, O // G, Cg * kh * kw)
+        self.Wm = Wm if self.needs_input_grad[0] else None
+        self.shifts = conv_shifts.worth_it(C, O, kh, kw, stride, N)
+        if self.shifts:               # stride 1 past the first layer: see conv_shifts
+            y, xt = conv_shifts.forward(x, Wm, b, self.geometry, CHUNK_BYTES)
+            self.xt = xt if self.needs_input_grad[1] else None
+            return y.transpose(1, 0, 2, 3)
+        # channel-major padded input (C, N, Hp, Wp): padding copies anyway, so it also transposes
+        xc = pad2d(x, pads, 0.0, front=(1, 0)) if any(pads) else x.transpose(1, 0, 2, 3)
         y = xp.empty((O, N, OH, OW), xp.result_type(x, W))            # channel-major result
         yg = y.reshape(G, O // G, N, OH * OW)
         self.cols = self.xc = None
@@ -98,7 +105,6 @@ class Conv2d(Function):
                 self.cols = cols
             else:
                 self.xc = xc
-        self.Wm = Wm if self.needs_input_grad[0] else None
         return y.transpose(1, 0, 2, 3)
 
     def _im2col_chunks(self, xc):
@@ -129,8 +135,9 @@ class Conv2d(Function):
         #                           dcols = W.T @ dy, then col2im scatter-adds each kernel offset's
         #                           rows back onto the padded-input positions they were read from
         #                           (a loop over the kh*kw offsets, never over pixels or samples),
-        #                           and the padding is cropped off (``_input_grad_shifts`` for
-        #                           stride 1, ``_input_grad_windows`` otherwise).
+        #                           and the padding is cropped off.
+        # (Stride-1 layers with several input channels take conv_shifts.backward instead:
+        # the same sums over shifted contiguous rows.)
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
         dyc = dy.transpose(1, 0, 2, 3)                                  # channel-major (O, N, OH, OW)
         if not dyc.flags.c_contiguous:
@@ -140,6 +147,9 @@ class Conv2d(Function):
         dx = dW = db = None
         if need_b:
             db = dyc.reshape(O, -1).sum(axis=-1)
+        if self.shifts:
+            dx, dW = conv_shifts.backward(dyc, self.xt, self.Wm, self.geometry, need_x, need_W, CHUNK_BYTES)
+            return dx, dW, db
         if need_W:
             # computed as (cols @ dy^T)^T: the long pixel axis is then the inner, contiguous
             # axis of both GEMM operands, which BLAS handles faster than dy @ cols^T
@@ -149,62 +159,11 @@ class Conv2d(Function):
                 dWT = part if dWT is None else xp.add(dWT, part, out=dWT)   # (G, Cg*kh*kw, O/G)
             dW = xp.ascontiguousarray(dWT.transpose(0, 2, 1)).reshape(O, Cg, kh, kw)
         if need_x:
-            # kw shifted copies of dy + kh of P write fewer rows than im2col's kh*kw when there
-            # is more than one input channel (measured: LeNet conv2 -35%, CIFAR 3x3 layers -15..-35%)
-            shifts = stride == (1, 1) and O * kw + C * kh < C * kh * kw
-            dx = self._input_grad_shifts(dyc) if shifts else self._input_grad_windows(dyg)
+            dx = self._input_grad_windows(dyg)
         return dx, dW, db
 
-    def _input_grad_shifts(self, dyc):
-        """dx for stride 1 as kw shifted copies of dy, one GEMM and kh shifted adds.
-
-        For stride 1 the full convolution reads, flattening the padded input as
-        (C, Hp, N, Wp) so that position (h, n, w) sits at g = h*N*Wp + n*Wp + w:
-
-            dx[c, g] = sum_{o, i, j} W[o, c, i, j] dy[o, g - i*dh*N*Wp - j*dw]
-
-        with dy spread over the same (OH, N, Wp) grid (zero at w >= OW). Split the sum:
-
-            E[(o, j), q] = dy[o, q - j*dw]                        kw shifted copies of dy
-            P[(i, c), q] = sum_{o, j} W[o, c, i, j] E[(o, j), q]    one GEMM, K = O*kw
-            dx[c, q + i*dh*N*Wp] += P[(i, c), q]                  kh shifted adds
-
-        Every copy and add is one contiguous run, and the matrices written are
-        (O*kw + C*kh) rows long instead of im2col's C*kh*kw. The zeros make it exact: a real
-        output pixel's window never leaves its padded row (ow + j*dw < Wp), and the shifts
-        that wrap into the next sample's row move only the zero columns w >= OW. Output rows
-        go through in blocks of about CHUNK_BYTES of E and P; each dy entry lands in its own
-        block's E once per shift, so the blocks' sums add up to the whole.
-        """
-        (N, C, H, Wd), (O, Cg, kh, kw), G, (top, bottom, left, right), _, (dh, dw), (OH, OW) = \
-            self.geometry
-        Hp, Wp = H + top + bottom, Wd + left + right
-        row, tail = N * Wp, (kw - 1) * dw                      # one padded row of every sample
-        Wt = self.Wm.reshape(G, O // G, Cg, kh, kw).transpose(0, 3, 2, 1, 4).reshape(G, kh * Cg, -1)
-        dxt = xp.zeros((G, Cg, Hp * row + tail), dyc.dtype)
-        rows_per_block = max(1, CHUNK_BYTES // max((O * kw + C * kh) * row * dyc.itemsize, 1))
-        E = None
-        for r0 in range(0, OH, rows_per_block):
-            n = min(OH, r0 + rows_per_block) - r0
-            span = n * row
-            if E is None or E.shape[-1] != span + tail:
-                E = xp.zeros((O, kw, span + tail), dyc.dtype)
-            grid = E[:, 0, :span].reshape(O, n, N, Wp)
-            grid[..., :OW] = dyc[:, :, r0:r0 + n].transpose(0, 2, 1, 3)
-            grid[..., OW:] = 0
-            for j in range(1, kw):
-                E[:, j, j * dw:j * dw + span] = E[:, 0, :span]  # the edges outside stay zero
-            P = xp.matmul(Wt, E.reshape(G, O // G * kw, -1)).reshape(G, kh, Cg, -1)
-            for i in range(kh):
-                s = (r0 + i * dh) * row
-                dxt[:, :, s:s + span + tail] += P[:, i]
-        dx = xp.empty((C, N, H, Wd), dyc.dtype)                 # channel-major, like the input's copy
-        planes = dxt.reshape(C, -1)[:, :Hp * row].reshape(C, Hp, N, Wp)
-        dx[...] = planes[:, top:top + H, :, left:left + Wd].transpose(0, 2, 1, 3)
-        return dx.transpose(1, 0, 2, 3)
-
     def _input_grad_windows(self, dyg):
-        """dx for any stride: col2im through the writable window view, one add per offset."""
+        """dx: col2im through the writable window view, one add per offset."""
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
         dxc = xp.zeros((C, N, H + pads[0] + pads[1], Wd + pads[2] + pads[3]), dyg.dtype)
         dwin = windows(dxc, (kh, kw), stride, dilation, (OH, OW))  # writable view into dxc

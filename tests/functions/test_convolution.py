@@ -47,28 +47,40 @@ def test_conv2d_in_batch_chunks_matches_one_chunk_and_gradchecks(opts, rng, monk
 
 
 @pytest.mark.parametrize("opts", [dict(padding=1), dict(padding=(2, 1), dilation=(1, 2)),
-                                  dict(padding=2, groups=2), dict(padding=(0, 3), dilation=2)])
+                                  dict(padding=2, groups=2), dict(padding=(0, 3), dilation=2), {}])
 @pytest.mark.parametrize("chunk_bytes", [None, 1])
-def test_conv2d_input_grad_shifts_matches_window_scatter(opts, chunk_bytes, rng, monkeypatch):
-    """The stride-1 input gradient (kw shifted copies of dy, one GEMM, kh shifted adds over
-    a (C, Hp, N, Wp) layout, output rows in blocks) equals the plain window scatter-add."""
-    from glassnet.functions import convolution
+def test_conv2d_shifted_rows_path_matches_im2col(opts, chunk_bytes, rng, monkeypatch):
+    """The stride-1 shifted-rows convolution (conv_shifts: kh + kw contiguous copies, output
+    rows in blocks when chunk_bytes is tiny) gives the im2col path's y, dx, dW and db, and
+    passes gradcheck on its own."""
+    from glassnet.functions import conv_shifts, convolution
     if chunk_bytes is not None:
         monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)        # one output row per block
     groups = opts.get("groups", 1)
-    x, w = rng.tensor(3, 4, 7, 6), rng.tensor(6, 4 // groups, 3, 2)
-    dilation = opts.get("dilation", 1)
-    dilation = (dilation, dilation) if isinstance(dilation, int) else dilation
-    padding = opts["padding"]
-    pads = (padding,) * 4 if isinstance(padding, int) else (padding[0], padding[0], padding[1], padding[1])
-    f = convolution.Conv2d()
-    f.needs_input_grad = (True, True, False)
-    y = f.forward(x.numpy(), w.numpy(), None, (1, 1), pads, dilation, groups)
-    dyc = np.ascontiguousarray(rng.tensor(*y.shape).numpy().transpose(1, 0, 2, 3))
-    shifts = f._input_grad_shifts(dyc)
-    windows = f._input_grad_windows(dyc.reshape(groups, y.shape[1] // groups, y.shape[0], -1))
-    assert shifts.shape == x.shape
-    np.testing.assert_allclose(shifts, windows, rtol=1e-12, atol=1e-12)
+    x, w, b = rng.tensor(3, 4, 7, 6), rng.tensor(6, 4 // groups, 3, 2), rng.tensor(6)
+
+    def run(shifts):
+        monkeypatch.setattr(conv_shifts, "worth_it", lambda *args: shifts)
+        for t in (x, w, b):
+            t.grad = None
+        y = F.conv2d(x, w, b, **opts)
+        (y * y.detach()).sum().backward()
+        return [a.numpy().copy() for a in (y, x.grad, w.grad, b.grad)]
+
+    for got, want in zip(run(True), run(False)):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))     # still shifted
+
+
+def test_conv2d_takes_shifted_rows_only_where_it_writes_less(rng):
+    from glassnet.functions.conv_shifts import worth_it
+    assert worth_it(6, 16, 5, 5, (1, 1), 128)          # LeNet conv2: 30 + 80 rows < 150
+    assert worth_it(32, 32, 3, 3, (1, 1), 64)          # 96 + 96 < 288
+    assert not worth_it(1, 6, 5, 5, (1, 1), 128)       # LeNet conv1: 5 + 30 > 25, im2col
+    assert not worth_it(3, 32, 3, 3, (1, 1), 64)       # an RGB input layer: 9 + 96 > 27
+    assert not worth_it(32, 32, 3, 3, (2, 2), 64)      # strided: im2col
+    assert not worth_it(32, 32, 3, 3, (1, 1), 0)       # empty batch
 
 
 @pytest.mark.parametrize("opts", [dict(padding=1), dict(stride=2, padding=2, dilation=2), dict(groups=2),
