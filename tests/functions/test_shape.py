@@ -195,3 +195,20 @@ def test_pad_rejects_impossible_crops_and_cropping_in_other_modes():
         F.pad(x, (-2, -2))
     with pytest.raises(ValueError, match="needs mode='constant'"):
         F.pad(x.unsqueeze(0), (-1, 1), mode="reflect")
+
+
+def test_reshape_of_channel_major_input_returns_gradient_in_that_layout(rng):
+    """A convolution's output is stored (C, N, H, W); flattening it copies, and the gradient
+    the primitive hands back (to a pooling layer, say) is in that (C, N, H, W) memory order,
+    with the same values as a plain reshape; a C-ordered input gets a plain view back."""
+    from glassnet.functions.shape import Reshape
+    data = rng.tensor(3, 2, 4, 5).numpy()                          # (C, N, H, W) memory
+    f = Reshape()
+    f.forward(data.transpose(1, 0, 2, 3), (2, -1))                  # (N, C, H, W) view of it
+    dy = rng.tensor(2, 60).numpy()
+    grad = f.backward(dy)
+    np.testing.assert_array_equal(grad, dy.reshape(2, 3, 4, 5))
+    assert grad.transpose(1, 0, 2, 3).flags.c_contiguous
+    g = Reshape()
+    g.forward(data, (-1,))
+    assert np.shares_memory(g.backward(dy.reshape(-1)), dy)
