@@ -13,6 +13,14 @@ watches /proc/stat: a chunk during which other processes used more than
 median and p10/p90 ms per step, samples/s, glassnet/torch ratios, peak memory above
 each process's post-import baseline, and GFLOP/s against this machine's measured
 large-matrix float32 GEMM throughput. Writes bench/results/results.{md,json}.
+
+Allocator: glassnet raises glibc's mmap and trim thresholds for itself on import
+(glassnet/allocator.py), so its per-step buffers are reused instead of being unmapped and
+faulted back in every step. By default the torch and NumPy-floor workers get the same
+thresholds (through glibc's MALLOC_*_THRESHOLD_ variables): measured here, torch's LeNet-5
+step under glibc's defaults swings between 6.5 and 9.3 ms from one process to the next
+(p90 up to 17 ms) and holds at 6.6-7.1 ms with them. ``--malloc-as-shipped`` times torch
+and the floors under glibc's defaults instead.
 """
 from __future__ import annotations
 
@@ -45,10 +53,18 @@ def _cpu_busy():
     return sum(fields) - idle, sum(fields)
 
 
+def _same_malloc_env():
+    """glibc's environment spelling of the thresholds glassnet sets for itself with mallopt."""
+    from glassnet.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+    return {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
+
+
 class Worker:
-    def __init__(self, framework, workload, kwargs, threads):
+    def __init__(self, framework, workload, kwargs, threads, same_malloc=True):
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    MKL_NUM_THREADS=str(threads), PYTHONPATH=str(HERE.parent))
+        if same_malloc and framework != "glassnet":
+            env.update(_same_malloc_env())
         self.framework = framework
         self.proc = subprocess.Popen([sys.executable, str(HERE / "worker.py"), framework, workload,
                                       json.dumps(kwargs), str(threads)], stdin=subprocess.PIPE,
@@ -84,8 +100,9 @@ def measure_gemm(threads, n=2048, repeats=5):
                                 check=True).stdout)
 
 
-def bench_one(label, workload, kwargs, frameworks, threads, rounds, chunk_seconds, noise_limit):
-    workers = {fw: Worker(fw, workload, kwargs, threads) for fw in frameworks}
+def bench_one(label, workload, kwargs, frameworks, threads, rounds, chunk_seconds, noise_limit,
+              same_malloc=True):
+    workers = {fw: Worker(fw, workload, kwargs, threads, same_malloc) for fw in frameworks}
     probe = {fw: w.run(2)["times"] for fw, w in workers.items()}
     steps = {fw: max(1, min(500, int(chunk_seconds / max(min(t), 1e-6)))) for fw, t in probe.items()}
     times = {fw: [] for fw in frameworks}
@@ -135,7 +152,8 @@ def _ms(v: float) -> str:
 def markdown(results, gemm, meta) -> str:
     floors = any("numpy" in r for r in results)
     lines = [f"glassnet vs torch {meta['torch'] or '(not installed)'}, {meta['date']}, {meta['machine']}, "
-             f"{meta['threads']} threads each; NumPy float32 GEMM peak {gemm:.1f} GFLOP/s", "",
+             f"{meta['threads']} threads each; NumPy float32 GEMM peak {gemm:.1f} GFLOP/s; "
+             f"{meta.get('malloc', 'allocator as shipped')}", "",
              "| workload | glassnet ms (p10-p90) | torch ms (p10-p90) | ratio | target | samples/s gn / torch "
              "| peak MB gn / torch | GEMM % of peak gn / torch | other CPU |"
              + (" NumPy floor ms (floor / torch) |" if floors else ""),
@@ -176,6 +194,8 @@ def main(argv=None) -> int:
                    help="repeat a chunk if other processes used more than this fraction of the CPUs")
     p.add_argument("--floors", action="store_true",
                    help="also time NumPy's own floor for the workloads bench/floors.py covers")
+    p.add_argument("--malloc-as-shipped", action="store_true",
+                   help="leave torch's and the floors' allocator at glibc's defaults (glassnet tunes its own)")
     p.add_argument("--out", default=str(HERE / "results"))
     args = p.parse_args(argv)
     frameworks = ["glassnet"] + (["torch"] if importlib.util.find_spec("torch") else [])
@@ -195,12 +215,15 @@ def main(argv=None) -> int:
         torch_version = version("torch")
     meta = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} {os.cpu_count()} CPUs "
             f"({platform.processor() or platform.platform()})", "threads": args.threads, "torch": torch_version,
-            "gemm_gflops": gemm}
+            "gemm_gflops": gemm,
+            "malloc": "glibc defaults for torch and floors" if args.malloc_as_shipped
+            else "glassnet's malloc thresholds for every worker"}
     results = []
     for label, workload, kwargs in items:
         print(f"  {label} ...", file=sys.stderr, flush=True)
         fws = frameworks + (["numpy"] if args.floors and workload in FLOORS else [])
-        results.append(bench_one(label, workload, kwargs, fws, args.threads, rounds, chunk, args.noise_limit))
+        results.append(bench_one(label, workload, kwargs, fws, args.threads, rounds, chunk, args.noise_limit,
+                                 same_malloc=not args.malloc_as_shipped))
     table = markdown(results, gemm, meta)
     print(table)
     out = pathlib.Path(args.out)

@@ -21,8 +21,18 @@ def test_bench_quick_writes_table_and_json(tmp_path):
         assert g["median_ms"] > 0 and g["p10_ms"] <= g["median_ms"] <= g["p90_ms"] and g["samples_per_s"] > 0
         assert "peak_above_baseline_mb" in g and 0 <= g["other_cpu_frac"] <= 1
     assert report["meta"]["gemm_gflops"] > 0
+    assert report["meta"]["malloc"] == "glassnet's malloc thresholds for every worker"
     table = (tmp_path / "results.md").read_text()
     assert "| mlp |" in table and "| rnn_seq |" in table
+
+
+def test_other_workers_get_glassnets_malloc_thresholds():
+    """torch and the NumPy floor run with the allocator thresholds glassnet sets for itself."""
+    sys.path.insert(0, str(ROOT))
+    from bench.run import _same_malloc_env
+    from glassnet.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+    assert _same_malloc_env() == {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+                                  "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 @pytest.mark.slow
