@@ -5,7 +5,9 @@ activations, gradients). glibc serves blocks above its mmap threshold with a fre
 ``mmap`` and gives them back with ``munmap`` on free, and it trims the heap top back to
 the OS once enough is free; either way the next step faults every page in again and the
 kernel zeroes it. Measured here on a LeNet-5 training step (1 thread): 21.8 ms per step
-by default, 13.9 ms with the thresholds below, against torch's 10.8 ms.
+by default, 13.9 ms with the thresholds below. Torch suffers the same: its LeNet-5 step
+swings between 6.5 and 9.3 ms from one process to the next under glibc's defaults and holds
+at 6.6-7.1 ms with these thresholds (which ``python -m bench`` gives every worker).
 
 ``tune()`` raises the mmap threshold to 64 MiB and the trim threshold to 1 GiB, so freed
 blocks stay in the heap and are reused: the process keeps its peak working set instead
