@@ -32,7 +32,8 @@ def _encode(obj, arrays: dict, path: str):
         obj = obj._data
     if isinstance(obj, xp.ndarray):
         key = path or "tensor"
-        arrays[key] = xp.ascontiguousarray(obj)
+        # reshape: ascontiguousarray turns a 0-d array (BatchNorm's num_batches_tracked) into (1,)
+        arrays[key] = xp.ascontiguousarray(obj).reshape(obj.shape)
         return {"__tensor__": key}
     if isinstance(obj, xp.generic):
         return obj.item()

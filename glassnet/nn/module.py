@@ -284,6 +284,11 @@ class Module:
         incoming = {}
         for key, value in state_dict.items():
             array = value._data if isinstance(value, Tensor) else xp.asarray(value)
+            target = own.get(key)
+            if target is not None and target._data.ndim == 0 and array.shape == (1,):
+                # as torch: a one-element 1-d value fills a 0-d entry (checkpoints written before
+                # glassnet kept scalars 0-d stored num_batches_tracked as shape (1,))
+                array = array.reshape(())
             incoming[key] = array
         # as torch: checkpoints from before BatchNorm counted its batches lack num_batches_tracked;
         # the counter then keeps its current value instead of failing the whole load

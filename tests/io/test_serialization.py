@@ -33,6 +33,23 @@ def test_nested_checkpoint_keeps_types(tmp_path):
     np.testing.assert_array_equal(back["state"][0]["buf"].numpy(), np.ones((2, 2), np.float32))
 
 
+def test_zero_dim_entries_keep_their_shape_and_old_one_element_ones_still_load(tmp_path):
+    """BatchNorm's num_batches_tracked is 0-d; it round-trips as 0-d, and a checkpoint that
+    stored it as shape (1,) (glassnet before this fix) loads into it, as torch allows."""
+    gn.manual_seed(0)
+    bn = gn.nn.BatchNorm1d(3)
+    bn(gn.randn(4, 3))
+    gn.save(bn.state_dict(), tmp_path / "bn.safetensors")
+    back = gn.load(tmp_path / "bn.safetensors")
+    assert back["num_batches_tracked"].shape == () and int(back["num_batches_tracked"].item()) == 1
+    old = dict(back, num_batches_tracked=np.array([7]))
+    other = gn.nn.BatchNorm1d(3)
+    other.load_state_dict(old)
+    assert other.num_batches_tracked.shape == () and int(other.num_batches_tracked.item()) == 7
+    with pytest.raises(RuntimeError, match="size mismatch for num_batches_tracked"):
+        other.load_state_dict(dict(back, num_batches_tracked=np.array([1, 2])))
+
+
 def test_refuses_objects_that_would_need_pickle(tmp_path):
     with pytest.raises(TypeError, match="no pickling"):
         gn.save({"fn": lambda x: x}, tmp_path / "x.safetensors")

@@ -49,6 +49,21 @@ def test_resume_continues_exactly(tmp_path):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
+def test_resume_of_a_model_with_batch_norm(tmp_path):
+    """A checkpoint holding BatchNorm's 0-d counter resumes (it once came back as shape (1,))."""
+    def run(epochs):
+        gn.manual_seed(2)
+        model = gn.nn.Sequential(gn.nn.Linear(64, 16), gn.nn.BatchNorm1d(16), gn.nn.ReLU(), gn.nn.Linear(16, 10))
+        trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), gn.nn.CrossEntropyLoss(),
+                             checkpoint_dir=tmp_path, progress=False, verbose=False)
+        trainer.fit(_digits_subset(100), epochs=epochs, batch_size=50)
+        return model, trainer
+
+    run(1)
+    model, trainer = run(2)
+    assert trainer.epoch == 2 and int(model[1].num_batches_tracked.item()) == 4
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     script = textwrap.dedent("""
