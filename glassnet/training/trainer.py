@@ -107,6 +107,12 @@ class Trainer:
             self.load_checkpoint(self.checkpoint_dir / "last.safetensors", loader)
             if self.verbose:
                 self.log(f"resumed from {self.checkpoint_dir / 'last.safetensors'} after epoch {self.epoch}")
+            planned = getattr(self.scheduler, "T_max", None)       # a schedule planned in epochs
+            if planned is not None and self.epoch < epochs and planned < epochs:
+                self.log(f"note: the resumed learning-rate schedule was planned for {planned} epochs "
+                         f"(T_max={planned}); epochs {planned + 1}-{epochs} run past its end, where a cosine "
+                         f"schedule starts a new cycle from eta_min. Start a fresh run (--fresh) to plan "
+                         f"{epochs} epochs.")
 
         while self.epoch < epochs:
             started = time.perf_counter()

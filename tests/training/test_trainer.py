@@ -64,6 +64,25 @@ def test_resume_of_a_model_with_batch_norm(tmp_path):
     assert trainer.epoch == 2 and int(model[1].num_batches_tracked.item()) == 4
 
 
+def test_resuming_past_a_planned_schedule_says_so(tmp_path):
+    """A run planned (cosine, T_max) for 1 epoch, resumed for 3: the user is told that the
+    schedule has ended rather than silently training at eta_min."""
+    lines = []
+
+    def run(epochs):
+        gn.manual_seed(3)
+        model = _mlp()
+        opt = gn.optim.SGD(model.parameters(), lr=0.1)
+        trainer = gn.Trainer(model, opt, gn.nn.CrossEntropyLoss(), checkpoint_dir=tmp_path, progress=False,
+                             scheduler=gn.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs), log=lines.append)
+        trainer.fit(_digits_subset(100), epochs=epochs, batch_size=50)
+
+    run(1)
+    assert not any("planned for" in line for line in lines)
+    run(3)
+    assert any("planned for 1 epochs (T_max=1); epochs 2-3 run past its end" in line for line in lines)
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     script = textwrap.dedent("""
