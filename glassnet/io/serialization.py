@@ -104,6 +104,15 @@ def save(obj, path) -> None:
         pass
 
 
+def _safetensors_layout(raw: bytes) -> bool:
+    """Whether raw starts as a safetensors file does: an 8-byte little-endian header length
+    that fits the file, then a JSON object. Checked before the pickle/zip signatures, since
+    a header length like 0x1080 also starts with the byte 0x80 that opens a pickle."""
+    if len(raw) < 9:
+        return False
+    return 8 + int.from_bytes(raw[:8], "little") <= len(raw) and raw[8:9] == b"{"
+
+
 def load(path, map_location=None, weights_only: bool = True):
     """Read a checkpoint written by ``gn.save``, or any plain safetensors file (a flat
     {name: Tensor} dict, e.g. torch weights saved with ``safetensors.torch.save_file``).
@@ -116,7 +125,7 @@ def load(path, map_location=None, weights_only: bool = True):
     path = pathlib.Path(path)
     with open(path, "rb") as f:
         raw = f.read()
-    if raw[:2] == b"PK" or raw[:1] == b"\x80":
+    if not _safetensors_layout(raw) and (raw[:4] == b"PK\x03\x04" or raw[:1] == b"\x80"):
         raise CheckpointError(f"{path} looks like a pickle-based torch file: glassnet never unpickles "
                               f"(it can run arbitrary code). Convert it where torch is installed: "
                               f"safetensors.torch.save_file(torch.load(f), 'weights.safetensors')")

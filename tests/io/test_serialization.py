@@ -75,6 +75,27 @@ def test_pickle_files_are_never_unpickled(tmp_path):
         gn.load(path)
 
 
+def test_pickle_protocol_byte_is_refused_too(tmp_path):
+    path = tmp_path / "model.pkl"
+    path.write_bytes(b"\x80\x04\x95" + b"\x00" * 64)       # a pickle stream, protocol 4
+    with pytest.raises(CheckpointError, match="never unpickles"):
+        gn.load(path)
+
+
+def test_checkpoint_whose_header_length_starts_with_pickle_byte_loads(tmp_path):
+    """A safetensors header length of 0x..80 starts the file with 0x80, as a pickle does:
+    such a checkpoint must load, not be refused as a pickle (1 in 256 of them did)."""
+    path = tmp_path / "c.safetensors"
+    for n in range(300):
+        gn.save({"w": gn.ones(2), "pad": "x" * n}, path)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no header length with low byte 0x80 in range")
+    back = gn.load(path)
+    assert back["pad"] == "x" * n and back["w"].shape == (2,)
+
+
 def test_crash_during_save_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
     path = tmp_path / "last.safetensors"
     first = _model().state_dict()
