@@ -69,7 +69,7 @@ def _summary(name: str) -> None:
     from . import models
     from .glassbox import summary
     factory, shape = SUMMARY_MODELS[name]
-    print(summary(getattr(models, factory)(), shape))
+    summary(getattr(models, factory)(), shape, verbose=1)
 
 
 def _explain() -> None:

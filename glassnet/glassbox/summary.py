@@ -1,6 +1,8 @@
 """``gn.summary``: a model's layers with output sizes and parameter counts (the notes' table)."""
 from __future__ import annotations
 
+import sys
+
 from ..autograd import grad_mode
 from ..backend import get_default_dtype, xp
 from ..tensor import Tensor
@@ -66,9 +68,14 @@ class Summary:
     __repr__ = __str__
 
 
-def summary(model, input_shape, dtype=None, input=None) -> Summary:
+def summary(model, input_shape, dtype=None, input=None, verbose=None) -> Summary:
     """Run one forward pass on zeros of ``input_shape`` (batch included, e.g. (1, 3, 227, 227))
     and tabulate each leaf layer: output size, weights, biases, parameters.
+
+    The table is printed, as Keras' ``model.summary()`` and torchinfo's ``summary`` do, and
+    returned as a ``Summary`` (its repr is the table, its ``rows`` the numbers). As torchinfo:
+    ``verbose=None`` prints in scripts and stays quiet at an interactive prompt, where the
+    returned value is displayed anyway; ``verbose=0`` never prints, ``1`` always does.
 
     No gradient is recorded and the model's mode is restored afterwards. A shape mismatch
     raises ``ShapeError`` naming the layer where shapes first disagree.
@@ -106,4 +113,9 @@ def summary(model, input_shape, dtype=None, input=None) -> Summary:
     total = sum(p.numel() for p in params)
     trainable = sum(p.numel() for p in params if p.requires_grad)
     shape = input_shape if input is None else tuple(input.shape)
-    return Summary(type(model).__name__, shape, rows, total, trainable)
+    result = Summary(type(model).__name__, shape, rows, total, trainable)
+    if verbose is None:
+        verbose = 0 if hasattr(sys, "ps1") else 1
+    if verbose:
+        print(result)
+    return result

@@ -36,6 +36,18 @@ def test_summary_counts_and_shapes():
     assert "Total parameters: 17,226" in str(table)
 
 
+def test_summary_prints_in_scripts_and_not_when_told(capsys, monkeypatch):
+    model = gn.models.mlp(64, (32,), 10)
+    monkeypatch.delattr("sys.ps1", raising=False)             # a script
+    table = gn.summary(model, (1, 64))
+    assert capsys.readouterr().out.strip() == str(table).strip()
+    gn.summary(model, (1, 64), verbose=0)
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr("sys.ps1", ">>> ", raising=False)     # an interactive prompt shows the repr
+    gn.summary(model, (1, 64))
+    assert capsys.readouterr().out == ""
+
+
 def test_summary_names_the_layer_where_shapes_first_disagree():
     import pytest
     model = gn.nn.Sequential(gn.nn.Conv2d(1, 4, 3), gn.nn.ReLU(), gn.nn.Flatten(), gn.nn.Linear(100, 10))
