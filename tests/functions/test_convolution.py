@@ -195,3 +195,38 @@ def test_conv2d_empty_batch_as_torch(rng):
     assert y.shape == (0, 4, 5, 5) and x.grad.shape == (0, 3, 5, 5)
     np.testing.assert_array_equal(w.grad.numpy(), 0)
     np.testing.assert_array_equal(b.grad.numpy(), 0)
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 3000])
+def test_conv2d_random_configurations_match_live_torch(chunk_bytes, monkeypatch):
+    """Sixty random (channels, groups, kernel, stride, dilation, padding incl. 'same', size)
+    configurations, forward and all three gradients against torch in float64, both
+    convolution paths (im2col and shifted rows) and, with tiny chunks, their blocked forms."""
+    torch = pytest.importorskip("torch")
+    from glassnet.functions import conv_shifts, convolution
+    if chunk_bytes is not None:
+        monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(123 if chunk_bytes is None else 99)
+    shifted = 0
+    for _ in range(60):
+        G = int(rng.choice([1, 1, 2, 3]))
+        Cg, Og = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        sh, sw = int(rng.choice([1, 1, 1, 2])), int(rng.choice([1, 1, 1, 2]))
+        dh, dw = int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2]))
+        H, W = int(rng.integers(kh * dh, kh * dh + 6)), int(rng.integers(kw * dw, kw * dw + 6))
+        N = int(rng.integers(1, 4))
+        pad = "same" if sh == sw == 1 and rng.random() < 0.3 else (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+        x, w, b = rng.standard_normal((N, Cg * G, H, W)), rng.standard_normal((Og * G, Cg, kh, kw)), rng.standard_normal(Og * G)
+        opts = dict(stride=(sh, sw), padding=pad, dilation=(dh, dw), groups=G)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ty = torch.nn.functional.conv2d(tx, tw, tb, **opts)
+        dy = rng.standard_normal(tuple(ty.shape))
+        ty.backward(torch.tensor(dy))
+        gx, gw, gb = (gn.tensor(a, requires_grad=True) for a in (x, w, b))
+        gy = F.conv2d(gx, gw, gb, **opts)
+        gy.backward(gn.tensor(dy))
+        shifted += conv_shifts.worth_it(Cg * G, Og * G, kh, kw, (sh, sw), N)
+        for got, want in [(gy, ty), (gx.grad, tx.grad), (gw.grad, tw.grad), (gb.grad, tb.grad)]:
+            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-9, atol=1e-9, err_msg=str(opts))
+    assert shifted >= 10                         # both paths were exercised
