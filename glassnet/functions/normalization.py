@@ -68,34 +68,34 @@ class BatchNorm(Function):
             xc = x - running_mean.reshape(bshape).astype(x.dtype, copy=False)
             var = running_var.reshape(bshape).astype(x.dtype, copy=False)
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))
-        self.x_hat = xc * self.inv_std
-        y = self.x_hat if gamma is None else self.x_hat * self.gamma
+        # y = gamma x_hat + beta = xc * (gamma inv_std) + beta: one per-channel factor, so one
+        # pass over x; x_hat itself is never stored (the backward works from xc, see below)
+        self.scale = self.inv_std if gamma is None else self.gamma * self.inv_std
+        self.xc = xc
+        y = xc * self.scale
         if beta is not None:
-            y = y + beta.reshape(bshape)
+            y += beta.reshape(bshape)
         return y
 
     def backward(self, dy):
-        x_hat, axes = self.x_hat, self.axes
+        xc, axes, inv_std, scale, m = self.xc, self.axes, self.inv_std, self.scale, self.m
         dx = dgamma = dbeta = None
-        # per-channel sums over (N, *), computed once: they are dbeta and dgamma themselves,
-        # and the training-mode dx needs exactly these two sums (see below)
+        # per-channel sums over (N, *), computed once: they give dbeta and dgamma, and the
+        # training-mode dx needs exactly these two. With x_hat = xc inv_std, sum(dy x_hat) =
+        # inv_std sum(dy xc): the per-channel inv_std factors out of the sum.
         sum_dy = dy.sum(axis=axes, keepdims=True)               # dL/dbeta  = sum(dy)
-        sum_dy_xhat = (dy * x_hat).sum(axis=axes, keepdims=True)  # dL/dgamma = sum(dy * x_hat)
+        sum_dy_xc = (dy * xc).sum(axis=axes, keepdims=True)     # dL/dgamma = inv_std * sum(dy xc)
         if self.needs_input_grad[0]:
-            scale = self.inv_std if self.gamma is None else self.gamma * self.inv_std
+            dx = dy * scale                                      # y = x * scale + const per channel
             if self.training:
-                # _standardize_backward with dx_hat = gamma dy, whose two sums are gamma * sum(dy)
-                # and gamma * sum(dy x_hat): gamma (a per-channel constant) factors out, so
+                # _standardize_backward with dx_hat = gamma dy (gamma factors out of both sums):
                 #   dx = (gamma inv_std / m) (m dy - sum(dy) - x_hat sum(dy x_hat))
-                dx = x_hat * sum_dy_xhat
-                dx += sum_dy
-                xp.subtract(self.m * dy, dx, out=dx)
-                dx *= scale / self.m
-            else:               # y = x * gamma * inv_std + const: a per-channel affine map
-                dx = dy * scale
+                #      = scale dy - (scale / m) sum(dy) - xc (scale inv_std^2 / m) sum(dy xc)
+                dx -= xc * (scale * inv_std * inv_std * sum_dy_xc / m)
+                dx -= scale * sum_dy / m
         C = dy.shape[1]
         if self.needs_input_grad[1]:
-            dgamma = sum_dy_xhat.reshape(C)
+            dgamma = (inv_std * sum_dy_xc).reshape(C)
         if self.needs_input_grad[2]:
             dbeta = sum_dy.reshape(C)
         return dx, dgamma, dbeta, None, None           # running statistics get no gradient
