@@ -23,6 +23,20 @@ SUMMARY_MODELS = {
 }
 
 
+def _positive(kind):
+    """argparse type: a number > 0, refused with argparse's own message otherwise."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glassnet", description="glassnet: a deep-learning library you can read.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
@@ -32,17 +46,19 @@ def _parser() -> argparse.ArgumentParser:
                        description="Train a model on a data set, show progress, print the test accuracy, "
                                    "and save a checkpoint (runs/MODEL-DATA/). Re-running the same command "
                                    "resumes from that checkpoint; use --fresh to start over.")
-    t.add_argument("--model", default="mlp",
-                   help="mlp | cnn | lstm | gru (digits), lenet5 (mnist), char-lstm (text). Default: mlp")
+    t.add_argument("--model", default=None,
+                   help="mlp | cnn | lstm | gru (digits), lenet5 (mnist), char-lstm (text). "
+                        "Default: mlp, or char-lstm for --data text")
     t.add_argument("--data", default=None, help="digits (embedded, the default) | mnist | text")
     t.add_argument("--data-path", default=None, help="directory of MNIST IDX files, or a text file for char-lstm")
-    t.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the model's own)")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=None, help="learning rate for Adam (default: the model's own)")
+    t.add_argument("--epochs", type=_positive(int), default=None, help="number of epochs (default: the model's own)")
+    t.add_argument("--batch-size", type=_positive(int), default=32)
+    t.add_argument("--lr", type=_positive(float), default=None,
+                   help="learning rate for Adam (default: the model's own)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs", help="where checkpoints go (default: runs/)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
-    t.add_argument("--minutes", type=float, default=None, help="char-lstm: training time budget in minutes")
+    t.add_argument("--minutes", type=_positive(float), default=None, help="char-lstm: training time budget in minutes")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("summary", help="print a model's layers, output sizes and parameter counts")
@@ -53,15 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="sample text from a trained char-lstm checkpoint")
     g.add_argument("--checkpoint", required=True, help="the .safetensors file written by train --model char-lstm")
     g.add_argument("--prime", default="def ", help="text to start from")
-    g.add_argument("--length", type=int, default=400)
-    g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--length", type=_positive(int), default=400)
+    g.add_argument("--temperature", type=_positive(float), default=0.8)
+    g.add_argument("--top-k", type=_positive(int), default=None)
     g.add_argument("--seed", type=int, default=0)
 
     e = sub.add_parser("experiment", help="run one of the notes' experiments")
     e.add_argument("name", choices=["vanishing-gradients"])
     e.add_argument("--out", default="vanishing_gradients.png", help="where to save the plot")
-    e.add_argument("--steps", type=int, default=None, help="training steps per model and length")
+    e.add_argument("--steps", type=_positive(int), default=None, help="training steps per model and length")
     return p
 
 
@@ -78,13 +94,20 @@ def _explain() -> None:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        _parser().print_help()
+        parser.print_help()
         return 0
     if args.command == "train":
         progress = False if args.quiet else None
-        if args.model == "char-lstm" or args.data == "text":
+        if args.model is None:
+            args.model = "char-lstm" if args.data == "text" else "mlp"
+        text_model = args.model == "char-lstm"
+        if text_model != (args.data == "text" or (args.data is None and text_model)):
+            parser.error(f"--model {args.model} does not train on --data {args.data or 'digits'}: text data "
+                         f"trains --model char-lstm, and char-lstm trains on text")
+        if args.model == "char-lstm":
             from .training.char_lm import train_char_lm
             train_char_lm(args.data_path, minutes=args.minutes, epochs=args.epochs, lr=args.lr,
                           seed=args.seed, out_dir=args.out, progress=progress, resume=not args.fresh)

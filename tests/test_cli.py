@@ -77,3 +77,20 @@ def test_mnist_without_a_path_explains_itself():
     import pytest
     with pytest.raises(SystemExit, match="--data-path"):
         main(["train", "--model", "lenet5", "--data", "mnist"])
+
+
+def test_train_refuses_non_positive_numbers_and_mismatched_model_and_data(capsys):
+    """--epochs 0 once fell back to the default 40 epochs and --model cnn --data text trained a
+    char-lstm; both, and other non-positive numbers, are now argparse errors (exit 2)."""
+    import pytest
+    cases = [(["train", "--epochs", "0"], "--epochs: must be greater than 0"),
+             (["train", "--batch-size", "-3"], "--batch-size: must be greater than 0"),
+             (["train", "--lr", "zero"], "--lr: expected a float"),
+             (["generate", "--checkpoint", "x", "--temperature", "0"], "--temperature: must be greater than 0"),
+             (["train", "--model", "cnn", "--data", "text"], "--model cnn does not train on --data text"),
+             (["train", "--model", "char-lstm", "--data", "digits"], "--model char-lstm does not train on --data digits")]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
