@@ -110,7 +110,7 @@ class Trainer:
             planned = getattr(self.scheduler, "T_max", None)       # a schedule planned in epochs
             if planned is not None and self.epoch < epochs and planned < epochs:
                 self.log(f"note: the resumed learning-rate schedule was planned for {planned} epochs "
-                         f"(T_max={planned}); epochs {planned + 1}-{epochs} run past its end, where a cosine "
+                         f"(T_max={planned}); epochs {max(planned, self.epoch) + 1}-{epochs} run past its end, where a cosine "
                          f"schedule starts a new cycle from eta_min. Start a fresh run (--fresh) to plan "
                          f"{epochs} epochs.")
 
