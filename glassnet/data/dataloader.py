@@ -1,6 +1,8 @@
 """``DataLoader``: batches of samples, optionally shuffled each epoch."""
 from __future__ import annotations
 
+import numbers
+
 from ..backend import xp
 from ..tensor import Tensor
 from .dataset import _generator
@@ -16,12 +18,22 @@ def default_collate(samples):
     return Tensor(xp.asarray(samples))
 
 
+def default_convert(sample):
+    """One sample as Tensors, without batching (what ``batch_size=None`` yields, as torch)."""
+    if isinstance(sample, (tuple, list)):
+        return tuple(default_convert(s) for s in sample)
+    if isinstance(sample, Tensor):
+        return sample
+    return Tensor(xp.asarray(sample))
+
+
 class DataLoader:
     """Iterate over ``dataset`` in batches.
 
     Args:
         dataset: a Dataset (TensorDataset and Subset batches are gathered with one index).
-        batch_size: samples per batch. Default: 1.
+        batch_size: samples per batch. Default: 1. ``None`` turns batching off, as in torch:
+            one sample per step, converted to Tensors (``collate_fn`` then applies per sample).
         shuffle: reshuffle at the start of every epoch. Default: False.
         drop_last: drop the last incomplete batch. Default: False.
         generator: int seed or ``numpy.random.Generator`` for shuffling; default glassnet's
@@ -34,16 +46,25 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  generator=None, collate_fn=None, num_workers: int = 0, pin_memory: bool = False):
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size}")
+        if batch_size is None:
+            if drop_last:
+                raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
+                                 "exclusive with drop_last")
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size!r}")
+        else:
+            batch_size = int(batch_size)
         if num_workers < 0:
             raise ValueError(f"DataLoader: num_workers option should be non-negative, got {num_workers}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
-        self.generator, self.collate_fn = generator, collate_fn or default_collate
+        self.generator = generator
+        self.collate_fn = collate_fn or (default_convert if batch_size is None else default_collate)
         self._seeded = None if generator is None else _generator(generator)
 
     def __len__(self) -> int:
         n = len(self.dataset)
+        if self.batch_size is None:
+            return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self):
@@ -55,6 +76,10 @@ class DataLoader:
 
     def __iter__(self):
         order = self._order()
+        if self.batch_size is None:
+            for i in order:
+                yield self.collate_fn(self.dataset[int(i)])
+            return
         batched = hasattr(self.dataset, "__getitems__")
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]

@@ -115,3 +115,21 @@ def test_dataloader_accepts_torch_worker_arguments():
     assert [len(b[0]) for b in loader] == [4, 2]
     with pytest.raises(ValueError, match="non-negative"):
         gn.data.DataLoader(ds, num_workers=-1)
+
+
+def test_dataloader_batch_size_none_yields_single_samples_as_torch():
+    import pytest
+    ds = gn.data.TensorDataset(gn.arange(10).reshape(5, 2), gn.arange(5))
+    dl = gn.data.DataLoader(ds, batch_size=None)
+    items = list(dl)
+    assert len(dl) == 5 and len(items) == 5
+    x, y = items[3]
+    assert x.shape == (2,) and y.shape == () and x.tolist() == [6, 7] and y.item() == 3
+    plain = gn.data.DataLoader([np.array([1.0, 2.0]), np.array([3.0, 4.0])], batch_size=None)
+    assert [t.tolist() for t in plain] == [[1.0, 2.0], [3.0, 4.0]]          # converted, not stacked
+    assert len(gn.data.DataLoader(ds, batch_size=np.int64(2))) == 3           # NumPy integers are integers
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        gn.data.DataLoader(ds, batch_size=None, drop_last=True)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="batch_size should be a positive integer"):
+            gn.data.DataLoader(ds, batch_size=bad)
