@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("name", choices=["vanishing-gradients"])
     e.add_argument("--out", default="vanishing_gradients.png", help="where to save the plot")
     e.add_argument("--steps", type=_positive(int), default=None, help="training steps per model and length")
+
+    from . import commands
+    for module in commands.load():
+        module.add_parser(sub)
     return p
 
 
@@ -127,6 +131,11 @@ def main(argv=None) -> int:
     elif args.command == "experiment":
         from .experiments.vanishing_gradients import run as run_vanishing
         run_vanishing(out=args.out, steps=args.steps)
+    else:
+        from . import commands
+        for module in commands.load():
+            if args.command in getattr(module, "NAMES", (module.__name__.rsplit(".", 1)[1],)):
+                return module.run(args)
     return 0
 
 

@@ -1,0 +1,68 @@
+"""How glassnet's primitives run fast: the second room.
+
+``glassnet/functions/`` says *what* each primitive computes, forward and backward, in the
+notes' terms. This package says *how* those steps run quickly on a CPU: compiled loops
+(Numba) that fuse what NumPy would do in several passes over memory, the memory layouts
+that make them fast, and every tuning knob beside the kernel that uses it. Nothing here
+imports from ``functions/``, ``nn/`` or ``tensor.py``: kernels take and return plain
+NumPy arrays.
+
+Every kernel exists twice, a compiled one and a pure-NumPy twin with the same signature,
+and both are tested against the textbook forms in ``tests/functions/reference.py``.
+Which one runs is chosen once, at import:
+
+* ``GLASSNET_KERNELS=numba`` (the default when Numba imports): compiled loops;
+* ``GLASSNET_KERNELS=numpy``: the NumPy twins (also what runs when Numba is missing).
+
+Compiled kernels are serial (no ``prange``): BLAS owns the threads, and two thread pools
+spinning on the same cores made a recurrent step many times slower when tried. They are
+compiled with ``cache=True``, so only the first process on a machine pays the compile.
+
+Layout rules (each kernel module documents its own in detail):
+
+* one module per family, named like its ``functions/`` counterpart
+  (``kernels/recurrent.py`` runs the steps of ``functions/recurrent.py``, and so on);
+* a kernel's docstring names the math it computes and the reference test that checks it.
+"""
+from __future__ import annotations
+
+import os
+
+_requested = os.environ.get("GLASSNET_KERNELS", "").strip().lower() or "auto"
+if _requested not in ("auto", "numba", "numpy"):
+    raise ImportError(f"GLASSNET_KERNELS: expected 'numba' or 'numpy', got {_requested!r}")
+
+try:
+    import numba as _numba
+except ImportError:  # the NumPy twins serve
+    _numba = None
+
+if _requested == "numba" and _numba is None:
+    raise ImportError("GLASSNET_KERNELS=numba but Numba is not installed: pip install numba")
+
+#: "numba" or "numpy": which twin of every kernel runs in this process.
+BACKEND = "numpy" if (_requested == "numpy" or _numba is None) else "numba"
+
+
+def jit(fn=None, **options):
+    """Compile ``fn`` with Numba's ``njit`` (serial, cached, NumPy's error model), or return
+    it unchanged when the NumPy backend is in use, so the same loop stays callable (slowly)
+    as plain Python for tests.
+
+    ``fastmath`` is off unless a kernel asks for it; a kernel that does must pass its
+    reference test with it on.
+    """
+    settings = {"cache": True, "nogil": True, "error_model": "numpy"}
+    settings.update(options)
+
+    def wrap(f):
+        if BACKEND != "numba":
+            return f
+        return _numba.njit(**settings)(f)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def pick(compiled, numpy_twin):
+    """The twin that runs under this process's backend."""
+    return compiled if BACKEND == "numba" else numpy_twin
