@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
-from . import conv_shifts
-from ._windows import crop2d, pad2d, windows
+from ..kernels import conv_shifts
+from ..kernels.windows import crop2d, pad2d, windows
 
 
 # Bytes of im2col matrix per batch chunk. A layer whose whole im2col matrix fits builds it

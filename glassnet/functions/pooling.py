@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
-from ._windows import crop2d, pad2d, windows
+from ..kernels.windows import crop2d, pad2d, windows
 
 
 def _window_view(x, kernel, stride, pads, dilation, out, fill):

@@ -53,7 +53,7 @@ def test_conv2d_shifted_rows_path_matches_im2col(opts, chunk_bytes, rng, monkeyp
     """The stride-1 shifted-rows convolution (conv_shifts: kh + kw contiguous copies, output
     rows in blocks when chunk_bytes is tiny) gives the im2col path's y, dx, dW and db, and
     passes gradcheck on its own."""
-    from glassnet.functions import conv_shifts, convolution
+    from glassnet.functions import convolution; from glassnet.kernels import conv_shifts
     if chunk_bytes is not None:
         monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)        # one output row per block
     groups = opts.get("groups", 1)
@@ -74,7 +74,7 @@ def test_conv2d_shifted_rows_path_matches_im2col(opts, chunk_bytes, rng, monkeyp
 
 
 def test_conv2d_takes_shifted_rows_only_where_it_writes_less(rng):
-    from glassnet.functions.conv_shifts import worth_it
+    from glassnet.kernels.conv_shifts import worth_it
     assert worth_it(6, 16, 5, 5, (1, 1), 128)          # LeNet conv2: 30 + 80 rows < 150
     assert worth_it(32, 32, 3, 3, (1, 1), 64)          # 96 + 96 < 288
     assert not worth_it(1, 6, 5, 5, (1, 1), 128)       # LeNet conv1: 5 + 30 > 25, im2col
@@ -203,7 +203,7 @@ def test_conv2d_random_configurations_match_live_torch(chunk_bytes, monkeypatch)
     configurations, forward and all three gradients against torch in float64, both
     convolution paths (im2col and shifted rows) and, with tiny chunks, their blocked forms."""
     torch = pytest.importorskip("torch")
-    from glassnet.functions import conv_shifts, convolution
+    from glassnet.functions import convolution; from glassnet.kernels import conv_shifts
     if chunk_bytes is not None:
         monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(123 if chunk_bytes is None else 99)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...backend import xp
 from ...errors import ShapeError
 from ...functions import pooling as P
-from ...functions._windows import out_size
+from ...kernels.windows import out_size
 from .conv import _tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "min_pool2d", "avg_pool1d", "avg_pool2d", "sum_pool2d",
