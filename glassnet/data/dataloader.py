@@ -38,7 +38,8 @@ class DataLoader:
         drop_last: drop the last incomplete batch. Default: False.
         generator: int seed or ``numpy.random.Generator`` for shuffling; default glassnet's
             global generator, so ``gn.manual_seed`` makes the order reproducible.
-        collate_fn: merges a list of samples into a batch (datasets without ``__getitems__``).
+        collate_fn: merges a list of samples into a batch (from ``__getitem__``, or the list a
+            dataset's ``__getitems__`` returns, e.g. a Subset of a plain Dataset).
         num_workers, pin_memory: accepted so torch code runs unchanged; batches are always
             gathered in this process (one fancy index per batch for tensor datasets, where
             worker processes would only add copying), and there is no device memory to pin.
@@ -85,7 +86,24 @@ class DataLoader:
             idx = order[start:start + self.batch_size]
             if self.drop_last and len(idx) < self.batch_size:
                 return
-            if batched:
-                yield self.dataset.__getitems__(idx)
-            else:
+            if not batched:
                 yield self.collate_fn([self.dataset[int(i)] for i in idx])
+                continue
+            samples = self.dataset.__getitems__(idx)
+            # torch's contract: __getitems__ returns a list of samples, which collate_fn merges.
+            # glassnet's tensor datasets return the batch already stacked (a tuple of Tensors,
+            # one fancy index per tensor), which needs no collating.
+            yield self.collate_fn(samples) if isinstance(samples, list) else samples
+
+    def state_dict(self) -> dict:
+        """The shuffling generator's state (empty when shuffling draws from glassnet's global
+        generator, which ``gn.manual_seed`` and the Trainer's checkpoints cover), as torchdata's
+        ``StatefulDataLoader`` offers: restore it to replay the same order."""
+        if self._seeded is None:
+            return {}
+        return {"generator": self._seeded.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        if state and self._seeded is not None:
+            self._seeded.bit_generator.state = state["generator"]

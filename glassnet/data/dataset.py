@@ -52,6 +52,8 @@ class Subset(Dataset):
         return self.dataset[int(self.indices[index])]
 
     def __getitems__(self, indices):
+        """The inner dataset's batch (stacked, for tensor datasets), or a list of samples
+        that the DataLoader's ``collate_fn`` merges, as torch's ``Subset`` does."""
         inner = self.indices[xp.asarray(indices)]
         if hasattr(self.dataset, "__getitems__"):
             return self.dataset.__getitems__(inner)

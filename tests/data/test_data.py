@@ -133,3 +133,39 @@ def test_dataloader_batch_size_none_yields_single_samples_as_torch():
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="batch_size should be a positive integer"):
             gn.data.DataLoader(ds, batch_size=bad)
+
+
+class _PlainDataset(gn.data.Dataset):
+    """A custom Dataset with only __getitem__/__len__, as a user writes one."""
+
+    def __init__(self, n=20):
+        self.n = n
+
+    def __getitem__(self, i):
+        return gn.tensor([float(i), float(-i)]), i % 3
+
+    def __len__(self):
+        return self.n
+
+
+def test_subset_of_a_plain_dataset_batches_through_the_loader():
+    """Subset.__getitems__ over a Dataset without __getitems__ once yielded an uncollated list
+    ("too many values to unpack" in every training loop); the loader now collates it, as torch."""
+    subset = gn.data.Subset(_PlainDataset(), [3, 1, 4, 1, 5])
+    (x, y), = list(gn.data.DataLoader(subset, batch_size=8))
+    np.testing.assert_array_equal(x.numpy(), [[3, -3], [1, -1], [4, -4], [1, -1], [5, -5]])
+    np.testing.assert_array_equal(y.numpy(), [0, 1, 1, 1, 2])
+    seen = []
+    loader = gn.data.DataLoader(subset, batch_size=2, collate_fn=lambda samples: seen.append(len(samples)) or samples)
+    list(loader)
+    assert seen == [2, 2, 1]          # a custom collate_fn gets the samples, as torch's does
+
+
+def test_dataloader_shuffle_state_round_trips():
+    """The loader's shuffling generator can be saved and restored (for exact resumption)."""
+    loader = gn.data.DataLoader(gn.data.TensorDataset(gn.arange(10)), batch_size=10, shuffle=True, generator=3)
+    state = loader.state_dict()
+    first = next(iter(loader))[0].numpy()
+    loader.load_state_dict(state)
+    np.testing.assert_array_equal(next(iter(loader))[0].numpy(), first)
+    assert gn.data.DataLoader(gn.data.TensorDataset(gn.arange(3))).state_dict() == {}
