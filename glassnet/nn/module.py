@@ -276,30 +276,27 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values into this module's parameters and buffers, by name.
 
-        Everything is checked before anything is written: a shape mismatch (always) or a
-        missing / unexpected key (with ``strict``) raises and leaves the module unchanged.
+        Everything is checked before anything is written: a shape mismatch (always), a value
+        that cannot become the entry's dtype (a string, None, complex, an object array, a float
+        that overflows float32, a fraction for an integer buffer) and a missing / unexpected key
+        (with ``strict``) raise and leave the module unchanged. Every problem is listed at once.
         Values may be glassnet Tensors, NumPy arrays, or anything ``numpy.asarray`` takes.
         """
         own = self.state_dict(keep_vars=True)
-        incoming = {}
+        incoming, problems = {}, []
         for key, value in state_dict.items():
-            array = value._data if isinstance(value, Tensor) else xp.asarray(value)
             target = own.get(key)
-            if target is not None and target._data.ndim == 0 and array.shape == (1,):
-                # as torch: a one-element 1-d value fills a 0-d entry (checkpoints written before
-                # glassnet kept scalars 0-d stored num_batches_tracked as shape (1,))
-                array = array.reshape(())
+            if target is None:            # unexpected: reported below with strict, ignored without
+                incoming[key] = value
+                continue
+            array, problem = _converted_entry(key, value, target._data)
+            if problem:
+                problems.append(problem)
             incoming[key] = array
         # as torch: checkpoints from before BatchNorm counted its batches lack num_batches_tracked;
         # the counter then keeps its current value instead of failing the whole load
         missing = [k for k in own if k not in incoming and not k.endswith("num_batches_tracked")]
         unexpected = [k for k in incoming if k not in own]
-        problems = []
-        for key, target in own.items():
-            if key in incoming and incoming[key].shape != target._data.shape:
-                problems.append(f"size mismatch for {key}: copying a param with shape "
-                                f"{tuple(incoming[key].shape)}, the shape in current model is "
-                                f"{tuple(target._data.shape)}")
         if strict:
             if missing:
                 problems.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
@@ -311,7 +308,7 @@ class Module:
         with grad_mode.no_grad():
             for key, target in own.items():
                 if key in incoming:
-                    xp.copyto(target._data, incoming[key], casting="unsafe")
+                    xp.copyto(target._data, incoming[key])   # same dtype and shape: checked above
         return IncompatibleKeys(missing, unexpected)
 
     # --------------------------------------------------------------- display
@@ -331,3 +328,54 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()))
+
+
+_KIND_NAMES = {"c": "complex", "O": "object", "U": "str", "S": "bytes", "V": "raw (void)",
+               "M": "datetime", "m": "timedelta"}
+
+
+def _converted_entry(key: str, value, target):
+    """``value`` as an array of ``target``'s dtype and shape, and None; or None and what is wrong.
+
+    Nothing here writes to ``target``: ``load_state_dict`` checks every entry first. The
+    conversion refuses what would silently change a value: complex (the imaginary part would
+    be dropped), a float that becomes inf in a narrower dtype, a fraction into an integer
+    buffer. NaN and inf that were already in the file load as they are (as torch does).
+    """
+    dtype, shape = target.dtype, target.shape
+    expected = f'"{key}": expected {dtype} values of shape {tuple(shape)}'
+    if value is None:
+        return None, f"{expected}, got None"
+    if isinstance(value, Tensor):
+        array = value._data
+    else:
+        try:
+            array = xp.asarray(value)
+        except (TypeError, ValueError) as error:   # ragged lists and the like
+            return None, f"{expected}, got a {type(value).__name__} that is not an array ({error})"
+    kind = array.dtype.kind
+    if kind == "O" and array.ndim == 0:
+        return None, f"{expected}, got {type(value).__name__}"
+    if kind not in "biuf":
+        return None, f"{expected}, got {array.dtype} values ({_KIND_NAMES.get(kind, kind)})"
+    if target.ndim == 0 and array.shape == (1,):
+        # as torch: a one-element 1-d value fills a 0-d entry (checkpoints written before
+        # glassnet kept scalars 0-d stored num_batches_tracked as shape (1,))
+        array = array.reshape(())
+    if array.shape != shape:
+        return None, (f"size mismatch for {key}: copying a param with shape {tuple(array.shape)}, "
+                      f"the shape in current model is {tuple(shape)}")
+    if array.dtype == dtype:
+        return array, None
+    with xp.errstate(over="ignore", invalid="ignore"):
+        converted = array.astype(dtype)
+    if dtype.kind == "f":
+        lost = xp.isfinite(array) & ~xp.isfinite(converted)
+        if lost.any():
+            return None, (f"{expected}: value {array[lost].flat[0]:g} overflows {dtype} "
+                          f"(largest finite {xp.finfo(dtype).max:g})")
+    elif dtype.kind in "iu" or dtype.kind == "b":
+        wrong = converted != array            # a fraction, NaN, or a value out of the dtype's range
+        if wrong.any():
+            return None, f"{expected}, got {array[wrong].flat[0].item()!r} (not representable as {dtype})"
+    return converted, None

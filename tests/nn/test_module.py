@@ -172,6 +172,56 @@ def test_load_state_dict_non_strict_reports_keys_but_still_rejects_shapes():
     _assert_bitwise_equal(net, before)
 
 
+def _state_with(key, value):
+    """Net's own state, every entry changed (so a partial write would show), with ``key`` set to ``value``."""
+    sd = {k: v.numpy().copy() + 1 for k, v in Net().state_dict().items()}
+    sd[key] = value
+    return sd
+
+
+# the bad entry is fc2.* (late in the dict), so a load that wrote as it went would have changed fc1.* first
+@pytest.mark.parametrize("key, value, pattern", [
+    ("fc2.bias", ["a", "b"], r'"fc2.bias".*float32.*str'),
+    ("fc2.bias", np.array([1 + 2j, 3]), r'"fc2.bias".*float32.*complex128'),
+    ("fc2.bias", None, r'"fc2.bias".*float32.*None'),
+    ("fc2.bias", np.array([object(), 1.0], dtype=object), r'"fc2.bias".*float32.*object'),
+    ("fc2.bias", np.array([1e40, 0.0]), r'"fc2.bias".*1e\+40.*overflows float32'),
+    ("fc2.weight", {"not": "an array"}, r'"fc2.weight".*float32.*dict'),
+])
+def test_load_state_dict_refuses_unconvertible_values_and_writes_nothing(key, value, pattern):
+    net = Net()
+    before = _snapshot(net)
+    with pytest.raises(RuntimeError, match=pattern):
+        net.load_state_dict(_state_with(key, value))
+    _assert_bitwise_equal(net, before)
+
+
+def test_load_state_dict_reports_every_bad_value_at_once():
+    sd = _state_with("fc2.bias", None)
+    sd["fc1.weight"] = np.full((4, 3), 1e300)
+    with pytest.raises(RuntimeError, match=r'(?s)"fc1.weight".*"fc2.bias"'):
+        Net().load_state_dict(sd)
+
+
+def test_load_state_dict_integer_buffer_takes_whole_numbers_only():
+    bn = nn.BatchNorm1d(2)
+    sd = {k: v.numpy().copy() for k, v in bn.state_dict().items()}
+    sd["num_batches_tracked"] = np.array(7.0)      # a float that is a whole number: as torch, it loads
+    bn.load_state_dict(sd)
+    assert int(bn.num_batches_tracked.item()) == 7
+    sd["num_batches_tracked"] = np.array(2.5)
+    with pytest.raises(RuntimeError, match=r'"num_batches_tracked".*int64.*2.5'):
+        bn.load_state_dict(sd)
+    assert int(bn.num_batches_tracked.item()) == 7
+
+
+def test_load_state_dict_float64_values_into_float32_round_as_before():
+    net = Net()
+    sd = {k: v.numpy().astype(np.float64) / 3 for k, v in Net().state_dict().items()}
+    net.load_state_dict(sd)
+    np.testing.assert_array_equal(net.fc1.weight.numpy(), sd["fc1.weight"].astype(np.float32))
+
+
 # ---------------------------------------------------------------------- dtype
 def test_to_float64_converts_parameters_buffers_and_grads():
     net = Net()
