@@ -17,7 +17,7 @@ from .tensor import (Tensor, abs, allclose, arange, argmax, as_tensor, cat, clam
 from . import nn  # noqa: E402  (nn builds on the names above)
 from . import optim  # noqa: E402
 from . import data  # noqa: E402
-from .io import load, save  # noqa: E402
+from .io import load, load_torch, save  # noqa: E402
 from .glassbox import explain, summary  # noqa: E402
 from .training import Trainer  # noqa: E402
 from . import models  # noqa: E402
@@ -32,7 +32,7 @@ __all__ = [
     "as_tensor", "cat", "clamp", "concat", "empty", "exp", "eye", "from_numpy", "full", "is_tensor",
     "linspace", "log", "log_softmax", "matmul", "maximum", "mean", "minimum", "numel", "ones",
     "ones_like", "rand", "randint", "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack",
-    "sum", "tanh", "tensor", "where", "zeros", "zeros_like", "nn", "optim", "data", "load", "save",
+    "sum", "tanh", "tensor", "where", "zeros", "zeros_like", "nn", "optim", "data", "load", "load_torch", "save",
     "explain", "summary", "Trainer", "models", "sampling", "manual_seed", "long", "double", "float",
     "__version__",
 ]
