@@ -17,6 +17,7 @@ from .tensor import (Tensor, abs, allclose, arange, argmax, as_tensor, cat, clam
 from . import nn  # noqa: E402  (nn builds on the names above)
 from . import optim  # noqa: E402
 from . import data  # noqa: E402
+from . import distributed  # noqa: E402  (mpi4py is imported only when a process group starts)
 from .io import load, load_torch, save  # noqa: E402
 from .glassbox import explain, summary  # noqa: E402
 from .training import Trainer  # noqa: E402

@@ -84,6 +84,17 @@ def _index_array(index):
     return index
 
 
+class _HookHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: dict, key: int):
+        self.hooks, self.key = hooks, key
+
+    def remove(self) -> None:
+        if self.hooks.pop(self.key, None) is not None:
+            engine.hooked_leaves -= 1
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -224,6 +235,20 @@ class Tensor:
         if retained is None:
             retained = self.grad_fn.retained = {}
         retained[self._output_index] = weakref.ref(self)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` in every backward, once the last gradient reaching this leaf is in ``.grad``.
+
+        As torch's: for leaves only; returns a handle whose ``remove()`` unregisters it.
+        Data-parallel training uses it to start averaging a gradient as soon as it is final.
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
+        key = max(hooks, default=0) + 1
+        hooks[key] = hook
+        engine.hooked_leaves += 1
+        return _HookHandle(hooks, key)
 
     def backward(self, gradient=None, retain_graph: bool = False, *, grad=None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.

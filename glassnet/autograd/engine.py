@@ -41,13 +41,63 @@ def _raise_released():
         "backward freed them). Pass retain_graph=True to the first backward() if you need to.")
 
 
+# Hooks for data-parallel training (glassnet.nn.parallel), as torch's: a leaf's
+# post-accumulate-grad hooks run once per backward, after the last gradient reaching it
+# has been added to .grad; queued callbacks run once when the whole backward is over.
+hooked_leaves = 0          # leaves with post-accumulate-grad hooks (0: no bookkeeping at all)
+_final_callbacks: list = []
+_depth = 0                 # nested backward calls (a hook may call backward); callbacks run at depth 0
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` once, when the backward pass now running has finished (torch's queue_callback)."""
+    _final_callbacks.append(fn)
+
+
+def _hooked_parents(order):
+    """{id(leaf): [edges still to deliver, got a gradient, leaf]} for hooked leaves in the graph."""
+    hooked = {}
+    for node in order:
+        for p in node.parents:
+            if getattr(p, "_post_accumulate_grad_hooks", None) and p.grad_fn is None:
+                entry = hooked.setdefault(id(p), [0, False, p])
+                entry[0] += 1
+    return hooked
+
+
+def _count_down(node, hooked) -> None:
+    """``node`` has delivered its gradients: run the hooks of leaves that now have them all."""
+    for p in node.parents:
+        entry = hooked.get(id(p))
+        if entry is not None:
+            entry[0] -= 1
+            if entry[0] == 0 and entry[1]:
+                for hook in list(p._post_accumulate_grad_hooks.values()):
+                    hook(p)
+
+
 def backward(root, grad, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf), scaled by ``grad``, into every leaf's ``.grad``."""
+    global _depth
+    _depth += 1
+    try:
+        _backward(root, grad, retain_graph)
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            callbacks, _final_callbacks[:] = list(_final_callbacks), []
+            for fn in callbacks:
+                fn()
+
+
+def _backward(root, grad, retain_graph: bool) -> None:
     from ..tensor import Tensor
 
     node = root.grad_fn
     if node is None:  # a leaf: its gradient is the seed itself
         _accumulate_leaf(root, grad, owned=False)
+        for hook in list((getattr(root, "_post_accumulate_grad_hooks", None) or {}).values()):
+            hook(root)
         return
     if getattr(node, "released", False):
         _raise_released()
@@ -56,9 +106,13 @@ def backward(root, grad, retain_graph: bool = False) -> None:
     # view may alias memory that is not the leaf's own, so only those are copied into .grad
     delivered = {id(grad)}
     with grad_mode.set_grad_enabled(False):
-        for node in _topological_order(node):
+        order = _topological_order(node)
+        hooked = _hooked_parents(order) if hooked_leaves else None
+        for node in order:
             out_grads = pending.pop(id(node), None)
             if out_grads is None:  # no gradient reached this node (e.g. only an index output used)
+                if hooked:
+                    _count_down(node, hooked)
                 continue
             if node.output_meta is not None:
                 out_grads = [xp.zeros(s, d) if g is None else g
@@ -84,6 +138,8 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 delivered.add(id(g))
                 if fn is None:
                     _accumulate_leaf(parent, g, owned)
+                    if hooked and id(parent) in hooked:
+                        hooked[id(parent)][1] = True
                     continue
                 slots = pending.get(id(fn))
                 if slots is None:
@@ -91,6 +147,8 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 i = parent._output_index
                 # never add in place: g may alias an array another node also received
                 slots[i] = g if slots[i] is None else slots[i] + g
+            if hooked:
+                _count_down(node, hooked)
             if not retain_graph:
                 node.release()
 

@@ -40,13 +40,19 @@ class DataLoader:
             global generator, so ``gn.manual_seed`` makes the order reproducible.
         collate_fn: merges a list of samples into a batch (from ``__getitem__``, or the list a
             dataset's ``__getitems__`` returns, e.g. a Subset of a plain Dataset).
+        sampler: an iterable of dataset indices giving the order (e.g. a ``DistributedSampler``);
+            exclusive with ``shuffle``, as in torch.
         num_workers, pin_memory: accepted so torch code runs unchanged; batches are always
             gathered in this process (one fancy index per batch for tensor datasets, where
             worker processes would only add copying), and there is no device memory to pin.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 generator=None, collate_fn=None, num_workers: int = 0, pin_memory: bool = False):
+                 generator=None, collate_fn=None, num_workers: int = 0, pin_memory: bool = False,
+                 sampler=None):
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler
         if batch_size is None:
             if drop_last:
                 raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
@@ -63,12 +69,14 @@ class DataLoader:
         self._seeded = None if generator is None else _generator(generator)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset if self.sampler is None else self.sampler)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self):
+        if self.sampler is not None:
+            return xp.fromiter(iter(self.sampler), xp.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return xp.arange(n)
