@@ -1,6 +1,6 @@
 """Stride-1 convolution as shifted contiguous rows: kh + kw copies instead of im2col's kh * kw.
 
-The same sums as ``convolution.py`` (same notes, same derivation), laid out so that every
+The same sums as ``functions/convolution.py`` (same notes, same derivation), laid out so that every
 copy and every add NumPy does is one long contiguous run. Flatten the padded input per
 channel in the layout (C, Hp, N, Wp): position (h, n, w) sits at g = h*R + n*Wp + w with
 R = N*Wp (one padded row of every sample). For stride 1, kernel offset (i, j) then moves
@@ -21,12 +21,13 @@ Backward, with dy spread over the (OH, N, Wp) grid:
     P[(i, c), q] = sum_{o,j} W[o,c,i,j] E[(o, j), q]            one GEMM, K = O*kw
     dx[c, q + i*dh*R] += P[(i, c), q]                           kh shifted adds
 
-(dW is the notes' x * dy, dx their pad(dy) * rot180(W), term by term.) The zeros keep it
+(dW is x * dy, dx is pad(dy) * rot180(W), term by term, as ``functions/convolution.py``
+derives them; checked in ``tests/kernels/test_convolution_kernels.py``.) The zeros keep it
 exact: a real output pixel's window never leaves its padded row (ow + j*dw < Wp), and the
 shifts that wrap into the next sample's row move only the zero columns w >= OW. The
-matrices written have C*kh + O*kw rows instead of C*kh*kw, so ``convolution.Conv2d``
+matrices written have C*kh + O*kw rows instead of C*kh*kw, so ``kernels.convolution``
 takes this path when that is fewer (every layer past a 1- or 3-channel input). Output
-rows go through in blocks of about ``convolution.CHUNK_BYTES``.
+rows go through in blocks of about ``kernels.convolution.CHUNK_BYTES``.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from ..backend import xp
 
 def worth_it(C, O, kh, kw, stride, N) -> bool:
     """Whether this path writes no more rows than im2col (and applies: stride 1, a batch);
-    at equal rows it still wins, its copies being contiguous (CIFAR 32 -> 64: -10%)."""
+    at equal rows it still wins, its copies being contiguous (measured on the CIFAR 32 -> 64 layer)."""
     return tuple(stride) == (1, 1) and N > 0 and C * kh + O * kw <= C * kh * kw
 
 

@@ -27,7 +27,7 @@ def test_conv2d_gradcheck(C, O, size, k, opts, rng):
 def test_conv2d_in_batch_chunks_matches_one_chunk_and_gradchecks(opts, rng, monkeypatch):
     """Layers too big for one im2col block run in batch chunks (uneven last chunk here) and
     rebuild each chunk's block in the backward pass: same numbers as the one-block path."""
-    from glassnet.functions import convolution
+    from glassnet.kernels import convolution
     x, w, b = rng.tensor(5, 4, 6, 7), rng.tensor(6, 4 // opts.get("groups", 1), 3, 3), rng.tensor(6)
 
     def run():
@@ -40,7 +40,7 @@ def test_conv2d_in_batch_chunks_matches_one_chunk_and_gradchecks(opts, rng, monk
     whole = run()
     per_sample = 4 * 9 * np.prod(F.conv2d(x, w, b, **opts).shape[2:]) * 8
     monkeypatch.setattr(convolution, "CHUNK_BYTES", int(2 * per_sample))     # chunks of 2, 2, 1
-    assert len(convolution._chunks(5, 36, per_sample // 36 // 8, 8)) == 3
+    assert len(convolution.chunks(5, 36, per_sample // 36 // 8, 8)) == 3
     for got, want in zip(run(), whole):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
@@ -53,7 +53,7 @@ def test_conv2d_shifted_rows_path_matches_im2col(opts, chunk_bytes, rng, monkeyp
     """The stride-1 shifted-rows convolution (conv_shifts: kh + kw contiguous copies, output
     rows in blocks when chunk_bytes is tiny) gives the im2col path's y, dx, dW and db, and
     passes gradcheck on its own."""
-    from glassnet.functions import convolution; from glassnet.kernels import conv_shifts
+    from glassnet.kernels import conv_shifts, convolution
     if chunk_bytes is not None:
         monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)        # one output row per block
     groups = opts.get("groups", 1)
@@ -180,10 +180,10 @@ def test_conv_bad_arguments():
 
 @pytest.mark.parametrize("P", [32, 37, 31])    # exact blocks, blocks + a tail, too short to split
 def test_weight_gradient_sum_over_pixel_blocks_equals_one_product(P):
-    from glassnet.functions.convolution import _sum_of_products
+    from glassnet.kernels.convolution import sum_of_products
     r = np.random.default_rng(P)
     a, b = r.standard_normal((2, 3, P)), r.standard_normal((2, 4, P))
-    np.testing.assert_allclose(_sum_of_products(a, b, block=4), np.einsum("gmp,gkp->gmk", a, b), rtol=1e-12)
+    np.testing.assert_allclose(sum_of_products(a, b, block=4), np.einsum("gmp,gkp->gmk", a, b), rtol=1e-12)
 
 
 def test_conv2d_empty_batch_as_torch(rng):
@@ -203,7 +203,7 @@ def test_conv2d_random_configurations_match_live_torch(chunk_bytes, monkeypatch)
     configurations, forward and all three gradients against torch in float64, both
     convolution paths (im2col and shifted rows) and, with tiny chunks, their blocked forms."""
     torch = pytest.importorskip("torch")
-    from glassnet.functions import convolution; from glassnet.kernels import conv_shifts
+    from glassnet.kernels import conv_shifts, convolution
     if chunk_bytes is not None:
         monkeypatch.setattr(convolution, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(123 if chunk_bytes is None else 99)

@@ -1,0 +1,215 @@
+"""How ``functions/convolution.py`` runs fast: 2-d cross-correlation as GEMMs over copies.
+
+The math (``functions/convolution.py``, checked against ``tests/functions/reference.py``:
+``conv2d_by_windows``, ``conv2d_weight_grad_by_windows``, ``conv2d_input_grad_full``):
+
+    forward   y  = W * x + b          y[n,o,p,q] = b[o] + sum_{c,i,j} W[o,c,i,j] xpad[n,c,p*sh+i*dh,q*sw+j*dw]
+    weights   dW = x * dy             dW[o,c,i,j] = sum_{n,p,q} dy[n,o,p,q] xpad[n,c,p*sh+i*dh,q*sw+j*dw]
+    input     dx = pad(dy) * rot180(W), cropped by the forward padding
+
+(``*`` is cross-correlation; within each group of channels). :class:`Conv2dSteps` computes
+exactly these numbers; it never builds ``pad(dy)`` or ``rot180(W)``: the input gradient is
+computed as the adjoint of the forward's copies (each kernel offset's rows added back where
+they were read from), which is the same sum term by term. The tests in
+``tests/kernels/test_convolution_kernels.py`` check every path against the textbook forms.
+
+Two paths, chosen by :func:`conv_shifts.worth_it` (fewer rows written wins):
+
+* **im2col** (any stride, dilation, groups): the window view of the padded input
+  (``windows.windows``, no copy) is copied into ``cols`` (C*kh*kw, N*OH*OW), rows ordered
+  (c, i, j) and columns (n, oh, ow), so the forward is one GEMM per group,
+  ``y = W (O, C*kh*kw) @ cols``; dW = dy @ cols^T; the input gradient is
+  ``dcols = W^T @ dy`` scatter-added back through the writable window view (col2im), one
+  add per kernel offset, never per pixel.
+* **shifted rows** (stride 1, several input channels): ``conv_shifts``, kh + kw contiguous
+  copies instead of kh * kw strided ones (its docstring has the derivation).
+
+Memory layout rules (written once, here; pooling, ReLU and ``functions/shape.Reshape`` follow them):
+
+* **Channel-major activations.** The GEMM's natural result is (O, N, OH, OW); the layer
+  returns it as an (N, O, OH, OW) *view* (``y.transpose(1, 0, 2, 3)``), not a copy.
+  NumPy element-wise ops keep an input's memory order, so ReLU, pooling and the next
+  convolution read and write it channel-major without a transpose; ``kernels.layout``
+  tells the kernels which order they were handed.
+* **Gradients in their activation's layout.** Every backward returns dx in the memory order
+  of its x (a convolution's dx is channel-major when its x was; max pooling keeps its
+  arg-max in y's order; ``Reshape`` of a channel-major tensor hands the gradient back in
+  that order). On mixed layouts NumPy iterates in short rows: LeNet's second pooling
+  backward ran twice as slowly before this rule.
+* **Padded input copies are channel-major** ((C, N, Hp, Wp) for im2col, (C, Hp, N, Wp)
+  rows for the shifted path), since padding copies anyway.
+
+Memory: :data:`CHUNK_BYTES` bounds every work matrix; larger layers run in batch chunks
+(im2col) or output-row blocks (shifted rows) that are dropped after use and rebuilt in
+the backward pass, so the big matrices are never held whole.
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from . import conv_shifts
+from .windows import crop2d, pad2d, windows
+
+# Bytes of work matrix per chunk. A layer whose whole im2col matrix fits builds it once
+# and keeps it for dW (the fastest way for small layers); a larger one is processed in
+# chunks that are dropped after use and rebuilt in the backward pass, so the big matrix
+# (75 MB for a 32-channel 3x3 conv on a 64x32x32x32 batch) is never held, and neither is
+# its gradient: peak memory falls to about the activations, for one extra im2col copy.
+# conv_shifts runs its output rows in blocks of the same size (16 MB measured fastest).
+CHUNK_BYTES = 1 << 24
+
+
+def chunks(N, rows, pixels, itemsize):
+    """Split the batch into runs of samples whose im2col block is about CHUNK_BYTES."""
+    per_sample = rows * pixels * itemsize
+    B = max(1, min(N, CHUNK_BYTES // max(per_sample, 1)))
+    return [(n0, min(N, n0 + B)) for n0 in range(0, max(N, 1), B)]   # an empty batch: one empty chunk
+
+
+def sum_of_products(a, b, block=1024):
+    """a @ b^T for a (G, M, P), b (G, K, P) -> (G, M, K): the sum over the long pixel axis P.
+
+    When the result is tiny (a first layer's 25 x 6 weight gradient over 100k pixels) BLAS
+    runs one such product at a fraction of its speed; the same sum taken as P/block
+    products of ``block`` pixels each, added up, is several times faster. Larger results
+    go to BLAS in one call, as written.
+    """
+    G, M, P = a.shape
+    K = b.shape[1]
+    if M * K > 1024 or P < 8 * block:
+        return xp.matmul(a, b.transpose(0, 2, 1))
+    Q = P // block
+    cut = Q * block
+    blocks = xp.matmul(a[:, :, :cut].reshape(G, M, Q, block).transpose(0, 2, 1, 3),
+                       b[:, :, :cut].reshape(G, K, Q, block).transpose(0, 2, 3, 1))   # (G, Q, M, K)
+    out = blocks.sum(axis=1)
+    if cut < P:
+        out += xp.matmul(a[:, :, cut:], b[:, :, cut:].transpose(0, 2, 1))
+    return out
+
+
+def rot180_undo(W_rot):
+    """W from rot180(W): the flip is a view, undone for free (the fast paths index W directly)."""
+    return W_rot[:, :, ::-1, ::-1]
+
+
+class Conv2dSteps:
+    """One convolution call's fast steps: forward, dW = x * dy, dx = pad(dy) * rot180(W).
+
+    ``geometry`` = (x.shape, W.shape, groups, (top, bottom, left, right), stride, dilation,
+    (OH, OW)). The object keeps what the backward needs of x in the form its path reads
+    (the im2col matrix of a small layer, the padded channel-major input of a large one, the
+    padded rows of a shifted layer) when ``keep_input`` is set (dW will be asked for).
+    With ``input_grad_too`` (dx will be asked for as well) the shifted path computes dx in
+    the same sweep as dW, sharing the shifted copies of dy, and ``input_grad`` returns it.
+    """
+
+    def __init__(self, geometry, keep_input=True, input_grad_too=True):
+        (N, C, _, _), (O, _, kh, kw), _, _, stride, _, _ = geometry
+        self.geometry = geometry
+        self.keep_input, self.input_grad_too = keep_input, input_grad_too
+        self.shifts = conv_shifts.worth_it(C, O, kh, kw, stride, N)
+        self.cols = self.xc = self.xt = self.Wm = None
+        self._dy = self._dyc = self._dx = None
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, x, W, b):
+        """y = W * x + b, (N, O, OH, OW), stored channel-major."""
+        (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
+        Wm = W.reshape(G, O // G, Cg * kh * kw)
+        if self.shifts and self.input_grad_too:
+            self.Wm = Wm
+        if self.shifts:               # stride 1 past the first layer: see conv_shifts
+            y, xt = conv_shifts.forward(x, Wm, b, self.geometry, CHUNK_BYTES)
+            self.xt = xt if self.keep_input else None
+            return y.transpose(1, 0, 2, 3)
+        # channel-major padded input (C, N, Hp, Wp): padding copies anyway, so it also transposes
+        xc = pad2d(x, pads, 0.0, front=(1, 0)) if any(pads) else x.transpose(1, 0, 2, 3)
+        y = xp.empty((O, N, OH, OW), xp.result_type(x, W))            # channel-major result
+        yg = y.reshape(G, O // G, N, OH * OW)
+        for n0, n1, cols in self._im2col_chunks(xc):
+            # one GEMM per group and chunk: y[:, n0:n1] = W (O, C*kh*kw) @ cols (C*kh*kw, B*OH*OW)
+            xp.matmul(Wm, cols, out=yg[:, :, n0:n1].reshape(G, O // G, -1))
+        if b is not None:
+            y += b.reshape(O, 1, 1, 1)
+        if self.keep_input:
+            if n1 - n0 == N:          # one chunk: keep its im2col matrix for dW
+                self.cols = cols
+            else:
+                self.xc = xc
+        return y.transpose(1, 0, 2, 3)
+
+    def _im2col_chunks(self, xc):
+        """Yield (n0, n1, cols) per batch chunk, cols (G, Cg*kh*kw, B*OH*OW), rows ordered (c, i, j)
+        and columns (n, oh, ow): each column is one output pixel's receptive field."""
+        (N, C, _, _), (_, Cg, kh, kw), G, _, stride, dilation, (OH, OW) = self.geometry
+        if self.cols is not None:     # kept from the forward pass
+            yield 0, N, self.cols
+            return
+        win = windows(xc, (kh, kw), stride, dilation, (OH, OW))        # (C, N, kh, kw, OH, OW) view
+        win = win.transpose(0, 2, 3, 1, 4, 5)                          # (C, kh, kw, N, OH, OW)
+        buf = None
+        for n0, n1 in chunks(N, C * kh * kw, OH * OW, xc.itemsize):
+            if buf is None or buf.shape[3] != n1 - n0:
+                buf = xp.empty((C, kh, kw, n1 - n0, OH, OW), xc.dtype)
+            xp.copyto(buf, win[:, :, :, n0:n1])                        # the im2col copy
+            yield n0, n1, buf.reshape(G, Cg * kh * kw, -1)
+
+    # -- backward --------------------------------------------------------------------------
+    def _dy_channel_major(self, dy):
+        """dy as a contiguous (O, N, OH, OW) array (a view when it is already channel-major),
+        made once for both gradients."""
+        if dy is not self._dy:
+            dyc = dy.transpose(1, 0, 2, 3)
+            self._dy, self._dyc = dy, dyc if dyc.flags.c_contiguous else xp.ascontiguousarray(dyc)
+        return self._dyc
+
+    def weight_grad(self, dy):
+        """dW = x * dy: dW[o,c,i,j] = sum_{n,p,q} dy[n,o,p,q] xpad[n,c,p*sh+i*dh,q*sw+j*dw]
+        (reference: ``conv2d_weight_grad_by_windows``), from the x kept by ``forward``."""
+        (N, C, _, _), (O, Cg, kh, kw), G, _, _, _, (OH, OW) = self.geometry
+        dyc = self._dy_channel_major(dy)
+        if self.shifts:
+            # one sweep over the shifted copies of dy gives dW and, when asked for, dx
+            self._dx, dW = conv_shifts.backward(dyc, self.xt, self.Wm, self.geometry, self.Wm is not None,
+                                                True, CHUNK_BYTES)
+            return dW
+        dyg = dyc.reshape(G, O // G, N, OH * OW)
+        # computed as (cols @ dy^T)^T: the long pixel axis is then the inner, contiguous
+        # axis of both GEMM operands, which BLAS handles faster than dy @ cols^T
+        dWT = None
+        for n0, n1, cols in self._im2col_chunks(self.xc):
+            part = sum_of_products(cols, dyg[:, :, n0:n1].reshape(G, O // G, -1))
+            dWT = part if dWT is None else xp.add(dWT, part, out=dWT)   # (G, Cg*kh*kw, O/G)
+        return xp.ascontiguousarray(dWT.transpose(0, 2, 1)).reshape(O, Cg, kh, kw)
+
+    def input_grad(self, dy, W_rot):
+        """dx = pad(dy) * rot180(W), cropped by the forward padding (reference:
+        ``conv2d_input_grad_full``): dy with stride - 1 zeros between its entries, padded by
+        d*(k-1) on every side, cross-correlated with W_rot = rot180(W) (in and out channels
+        swapped), then the forward's padding cropped off. Computed as the adjoint of the
+        forward's copies: dcols = W^T @ dy, each kernel offset's rows added back where the
+        forward read them (im2col), or kh shifted adds (shifted rows). dx comes back in the
+        layout of x (channel-major)."""
+        (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
+        Wm = rot180_undo(W_rot).reshape(G, O // G, Cg * kh * kw)
+        dyc = self._dy_channel_major(dy)
+        if self.shifts:
+            if self._dx is not None and dy is self._dy:      # computed with dW, from the same W
+                dx, self._dx = self._dx, None
+                return dx
+            return conv_shifts.backward(dyc, None, Wm, self.geometry, True, False, CHUNK_BYTES)[0]
+        dyg = dyc.reshape(G, O // G, N, OH * OW)
+        dxc = xp.zeros((C, N, H + pads[0] + pads[1], Wd + pads[2] + pads[3]), dyg.dtype)
+        dwin = windows(dxc, (kh, kw), stride, dilation, (OH, OW))  # writable view into dxc
+        WmT = Wm.transpose(0, 2, 1)
+        dcols = None
+        for n0, n1 in chunks(N, C * kh * kw, OH * OW, dyg.itemsize):
+            B = n1 - n0
+            if dcols is None or dcols.shape[-1] != B * OH * OW:
+                dcols = xp.empty((G, Cg * kh * kw, B * OH * OW), dyg.dtype)
+            xp.matmul(WmT, dyg[:, :, n0:n1].reshape(G, O // G, -1), out=dcols)
+            d6 = dcols.reshape(C, kh, kw, B, OH, OW)
+            for i in range(kh):
+                for j in range(kw):
+                    dwin[:, n0:n1, i, j] += d6[:, i, j]
+        return crop2d(dxc, pads).transpose(1, 0, 2, 3)
