@@ -23,6 +23,7 @@ glassnet optimizer of the same algorithm loads, so a run started in torch contin
 """
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import pathlib
 import pickle
@@ -187,6 +188,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self.storages = {}   # key -> _Storage, so tensors that share a storage share its bytes
 
     def find_class(self, module, name):
+        # protocol-2 pickles spell Python 3 names the Python 2 way ('__builtin__.eval' for
+        # builtins.eval); translate them as pickle itself would, so errors name the real global
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         try:
             return _TORCH_GLOBALS[(module, name)]
         except (KeyError, TypeError):
