@@ -137,14 +137,18 @@ def barrier(group=None, async_op: bool = False):
     return _run(world().Ibarrier(), None, async_op)
 
 
-def all_reduce_arrays(arrays, op: str = "SUM"):
-    """Sum (or MAX/MIN) a few NumPy arrays across ranks in one message; returns new arrays (internal)."""
+def all_reduce_array(array, op: str = "SUM"):
+    """A NumPy array summed (or MAX/MIN) across ranks, as a new float64 array (for glassnet's own layers)."""
     MPI, comm = _mpi(), world()
-    flat = xp.concatenate([xp.asarray(a, xp.float64).ravel() for a in arrays])
-    wait(comm.Iallreduce(MPI.IN_PLACE, flat, op=getattr(MPI, op)))
-    out, start = [], 0
-    for a in arrays:
-        a = xp.asarray(a)
-        out.append(flat[start:start + a.size].reshape(a.shape))
-        start += a.size
+    out = xp.array(array, xp.float64)
+    wait(comm.Iallreduce(MPI.IN_PLACE, out, op=getattr(MPI, op)))
+    return out
+
+
+def all_gather_array(array):
+    """Every rank's NumPy array, stacked: (world_size, *array.shape), float64 (for glassnet's own layers)."""
+    comm = world()
+    send = xp.array(array, xp.float64)
+    out = xp.empty((comm.Get_size(),) + send.shape, xp.float64)
+    wait(comm.Iallgather(send, out))
     return out

@@ -4,5 +4,6 @@ from .module import Module
 from . import modules
 from .modules import *  # noqa: F403
 from .parameter import Parameter
+from . import parallel  # noqa: E402  (DistributedDataParallel; MPI is imported only when used)
 
-__all__ = ["functional", "init", "utils", "Module", "Parameter", *modules.__all__]
+__all__ = ["functional", "init", "utils", "parallel", "Module", "Parameter", *modules.__all__]

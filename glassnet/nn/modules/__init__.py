@@ -19,6 +19,8 @@ from .pooling import *  # noqa: F401,F403
 from .pooling import __all__ as _pooling
 from .rnn import *  # noqa: F401,F403
 from .rnn import __all__ as _rnn
+from .sync_batchnorm import *  # noqa: F401,F403
+from .sync_batchnorm import __all__ as _sync_batchnorm
 
 __all__ = (_activation + _container + _conv + _dropout + _embedding + _linear + _loss
-           + _normalization + _pooling + _rnn)
+           + _normalization + _pooling + _rnn + _sync_batchnorm)
