@@ -1,6 +1,7 @@
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -151,3 +152,234 @@ def test_early_stopping_needs_its_metric():
                          early_stopping=3, progress=False, verbose=False)
     with pytest.raises(KeyError, match="val_loss"):
         trainer.fit(_digits_subset(64), epochs=2)
+
+
+# ---------------------------------------------------------------- hardening (issue 15)
+def _quiet_trainer(model=None, lr=0.1, **kwargs):
+    model = model or _mlp()
+    return gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=lr), gn.nn.CrossEntropyLoss(),
+                      progress=False, verbose=False, **kwargs)
+
+
+def test_fit_and_evaluate_refuse_empty_data():
+    """An empty dataset or a loader with no batches used to report loss 0.0, accuracy 0.0."""
+    X, y = _digits_subset(10)
+    trainer = _quiet_trainer()
+    with pytest.raises(ValueError, match=r"Trainer.fit: the training data is empty \(0 samples\)"):
+        trainer.fit((X[:0], y[:0]), epochs=1)
+    with pytest.raises(ValueError, match=r"Trainer.evaluate: the data is empty \(0 samples\)"):
+        trainer.evaluate((X[:0], y[:0]))
+    loader = gn.data.DataLoader(gn.data.TensorDataset(X, y), batch_size=32, drop_last=True)
+    with pytest.raises(ValueError, match=r"yields no batches: 10 samples, batch_size 32, drop_last=True"):
+        trainer.fit(loader, epochs=1)
+    with pytest.raises(ValueError, match="yields no batches"):
+        trainer.evaluate(loader)
+
+
+class _DigitsAsPlainDataset(gn.data.Dataset):
+    def __init__(self, n=80):
+        self.X, self.y = _digits_subset(n)
+
+    def __getitem__(self, i):
+        return self.X[i], int(self.y[i].item())
+
+    def __len__(self):
+        return len(self.y)
+
+
+def test_fit_with_val_split_on_a_plain_dataset():
+    history = _quiet_trainer().fit(_DigitsAsPlainDataset(), epochs=2, batch_size=16, val_split=0.25)
+    assert len(history["val_loss"]) == 2 and np.isfinite(history["val_loss"]).all()
+
+
+def test_resuming_a_checkpoint_holding_nan_says_so(tmp_path):
+    _quiet_trainer(checkpoint_dir=tmp_path).fit(_digits_subset(64), epochs=1)
+    state = gn.load(tmp_path / "last.safetensors")
+    weight = state["model"]["0.weight"].numpy().copy()
+    weight[0, 0] = np.nan
+    state["model"]["0.weight"] = weight
+    gn.save(state, tmp_path / "last.safetensors")
+    with pytest.raises(gn.io.CheckpointError, match=r"holds non-finite values \(1 NaN\) in '0.weight'"):
+        _quiet_trainer(checkpoint_dir=tmp_path).fit(_digits_subset(64), epochs=2)
+
+
+def test_nan_advice_does_not_suggest_lowering_a_zero_learning_rate():
+    X, y = _digits_subset(64)
+    X = X.numpy().copy()
+    X[3] = np.nan
+    for lr, advice in [(0.0, "learning rate is 0"), (0.1, "Lower the learning rate (now 0.1)")]:
+        with pytest.raises(TrainingError) as info:
+            _quiet_trainer(lr=lr).fit((gn.tensor(X), y), epochs=1, batch_size=32, shuffle=False)
+        assert advice in str(info.value)
+        assert (lr == 0) == ("Lower the learning rate" not in str(info.value))
+
+
+def test_resuming_with_a_new_learning_rate_applies_it_and_says_so(tmp_path):
+    lines = []
+
+    def run(lr, epochs):
+        gn.manual_seed(0)
+        model = _mlp()
+        opt = gn.optim.SGD(model.parameters(), lr=lr)
+        trainer = gn.Trainer(model, opt, gn.nn.CrossEntropyLoss(), progress=False, log=lines.append,
+                             scheduler=gn.optim.lr_scheduler.StepLR(opt, 1, 0.5), checkpoint_dir=tmp_path)
+        return trainer.fit(_digits_subset(64), epochs=epochs)
+
+    run(0.1, 1)
+    history = run(0.4, 3)
+    assert history["lr"][0] == pytest.approx(0.1) and history["lr"][1:] == pytest.approx([0.2, 0.1])
+    assert any("learning rate 0.4 replaces the checkpoint's 0.1" in line for line in lines), lines
+    lines.clear()
+    run(0.4, 4)                                   # the same lr again: nothing to say
+    assert not any("replaces" in line for line in lines)
+
+
+def test_two_trainings_into_one_run_directory_are_refused(tmp_path):
+    from glassnet.training import RunLockedError
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "train.lock").write_text(f"{sleeper.pid}\n")
+        with pytest.raises(RunLockedError, match=rf"another training \(process {sleeper.pid}\) is writing"):
+            _quiet_trainer(checkpoint_dir=tmp_path).fit(_digits_subset(64), epochs=1)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    lines = []                                   # its process is gone: the stale lock is taken over
+    model = _mlp()
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), gn.nn.CrossEntropyLoss(),
+                         progress=False, log=lines.append, checkpoint_dir=tmp_path)
+    trainer.fit(_digits_subset(64), epochs=1)
+    assert any("stale lock" in line and str(sleeper.pid) in line for line in lines), lines
+    assert not (tmp_path / "train.lock").exists()  # released at the end
+
+
+def test_keyboard_interrupt_names_the_last_checkpoint(tmp_path):
+    from glassnet.training import TrainingInterrupted
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return gn.nn.functional.cross_entropy(out, y)
+
+    model = _mlp()
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), loss_fn, progress=False, verbose=False,
+                         checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingInterrupted) as info:
+        trainer.fit(_digits_subset(64), epochs=3, batch_size=32)
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert info.value.checkpoint == tmp_path / "last.safetensors" and info.value.epoch == 2
+    assert not (tmp_path / "train.lock").exists()
+
+
+# ------------------------------------------------- truncated BPTT and mid-epoch checkpoints
+class _TinyLM(gn.nn.Module):
+    """Embedding -> LSTM -> Linear on every step, called as model(x, state) -> (logits, state)."""
+
+    def __init__(self, vocab=5, hidden=6, dropout=0.0):
+        super().__init__()
+        self.embedding = gn.nn.Embedding(vocab, 4)
+        self.lstm = gn.nn.LSTM(4, hidden, batch_first=True)
+        self.drop = gn.nn.Dropout(dropout)
+        self.fc = gn.nn.Linear(hidden, vocab)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.embedding(x), state)
+        return self.fc(self.drop(out)), state
+
+
+def _lm_loss(logits, y):
+    return gn.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+def _streams(n=4, length=25, vocab=5, seed=0):
+    ids = np.random.default_rng(seed).integers(0, vocab, (n, length + 1))
+    return gn.tensor(ids[:, :-1]), gn.tensor(ids[:, 1:])
+
+
+def test_tbptt_matches_a_hand_written_truncated_loop():
+    """Trainer(tbptt=K): windows of K steps, one SGD step each, the state carried detached;
+    the same weights as the loop written out by hand."""
+    x, y = _streams(length=10)
+    gn.manual_seed(0)
+    ours = _TinyLM()
+    gn.manual_seed(0)
+    hand = _TinyLM()
+    trainer = gn.Trainer(ours, gn.optim.SGD(ours.parameters(), lr=0.5), _lm_loss, tbptt=4, progress=False,
+                         verbose=False)
+    history = trainer.fit((x, y), epochs=1, batch_size=4, shuffle=False)
+    assert trainer.global_step == 3                     # windows of 4, 4 and 2 steps
+    opt = gn.optim.SGD(hand.parameters(), lr=0.5)
+    state, losses = None, []
+    for start in range(0, 10, 4):
+        logits, state = hand(x[:, start:start + 4], state)
+        loss = _lm_loss(logits, y[:, start:start + 4])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state = tuple(s.detach() for s in state)
+        losses.append((loss.item(), y[:, start:start + 4].numel()))
+    for p, q in zip(ours.parameters(), hand.parameters()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-6, atol=1e-7)
+    expected = sum(v * n for v, n in losses) / sum(n for _, n in losses)
+    assert history["loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_tbptt_many_to_one_takes_the_loss_on_the_last_window():
+    from glassnet.training import TBPTT
+    windows = list(TBPTT(3).windows(gn.zeros(2, 7, 1), gn.tensor([1, 0])))
+    assert [(w.shape[1], t is None, last) for w, t, last in windows] == [(3, True, False), (3, True, False),
+                                                                         (1, False, True)]
+    with pytest.raises(ValueError, match="TBPTT: steps must be a positive integer, got 0"):
+        TBPTT(0)
+
+
+def test_mid_epoch_checkpoint_resumes_exactly(tmp_path):
+    """A checkpoint every 3 steps (mid-batch: the carried LSTM state goes into it), an
+    interruption at step 5 of an epoch of 4 batches x 2 windows, a resume: the same weights
+    as an uninterrupted run (shuffle order and dropout masks included)."""
+    x, y = _streams(n=8, length=12)
+
+    def run(directory, interrupt_at=None):
+        gn.manual_seed(3)
+        model = _TinyLM(dropout=0.3)
+        calls = []
+
+        def loss_fn(out, target):
+            calls.append(1)
+            if len(calls) == interrupt_at:
+                raise KeyboardInterrupt
+            return _lm_loss(out, target)
+
+        trainer = gn.Trainer(model, gn.optim.Adam(model.parameters(), lr=0.01), loss_fn, tbptt=6, metrics=(),
+                             checkpoint_dir=directory, checkpoint_every_steps=3, progress=False, verbose=False)
+        trainer.fit((x, y), epochs=2, batch_size=2)
+        return model, trainer
+
+    straight, _ = run(tmp_path / "a")
+    from glassnet.training import TrainingInterrupted
+    with pytest.raises(TrainingInterrupted) as info:
+        run(tmp_path / "b", interrupt_at=5)           # the 5th window: 4 steps done, a checkpoint at step 3
+    assert info.value.step == 3 and info.value.epoch == 0
+    assert gn.load(tmp_path / "b" / "last.safetensors")["position"]["state"] is not None
+    resumed, trainer = run(tmp_path / "b")
+    assert trainer.global_step == 16
+    for p, q in zip(straight.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def test_max_time_stops_mid_epoch_with_a_checkpoint(tmp_path):
+    x, y = _streams(n=4, length=400)
+    gn.manual_seed(0)
+    model = _TinyLM()
+    lines = []
+    trainer = gn.Trainer(model, gn.optim.Adam(model.parameters()), _lm_loss, tbptt=2, checkpoint_dir=tmp_path,
+                         progress=False, log=lines.append)
+    started = time.perf_counter()
+    trainer.fit((x, y), epochs=None, batch_size=4, max_time=0.3)
+    assert time.perf_counter() - started < 3.0 and trainer.stopped_by_time
+    assert 0 < trainer.global_step < 200 and trainer.epoch == 0
+    state = gn.load(tmp_path / "last.safetensors")
+    assert int(state["global_step"]) == trainer.global_step and int(state["position"]["window"]) > 0
+    assert any("time budget reached" in line for line in lines)
