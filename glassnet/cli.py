@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     t.add_argument("--minutes", type=_positive(float), default=None, help="char-lstm: training time budget in minutes")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--report", default=None, metavar="FILE.html",
+                   help="write a self-contained HTML training report, updated during training")
 
     s = sub.add_parser("summary", help="print a model's layers, output sizes and parameter counts")
     s.add_argument("model", choices=sorted(SUMMARY_MODELS), help="which model")
@@ -111,6 +113,8 @@ def main(argv=None) -> int:
         if text_model != (args.data == "text" or (args.data is None and text_model)):
             parser.error(f"--model {args.model} does not train on --data {args.data or 'digits'}: text data "
                          f"trains --model char-lstm, and char-lstm trains on text")
+        if args.model == "char-lstm" and args.report:
+            parser.error("--report is written for the classifiers (mlp, cnn, lstm, gru, lenet5), not char-lstm")
         if args.model == "char-lstm":
             from .training.char_lm import train_char_lm
             train_char_lm(args.data_path, minutes=args.minutes, epochs=args.epochs, lr=args.lr,
@@ -119,7 +123,7 @@ def main(argv=None) -> int:
             from .training.recipes import train_classifier
             train_classifier(args.model, args.data or "digits", epochs=args.epochs, batch_size=args.batch_size,
                              lr=args.lr, seed=args.seed, data_path=args.data_path, out_dir=args.out,
-                             progress=progress, resume=not args.fresh)
+                             progress=progress, resume=not args.fresh, report=args.report)
     elif args.command == "summary":
         _summary(args.model)
     elif args.command == "explain":

@@ -31,6 +31,11 @@ pre { background: #f6f8fa; padding: .75rem; overflow-x: auto; font-size: .85rem;
 figure { margin: 1rem 0; } figcaption { color: #555; font-size: .9rem; }
 img { max-width: 100%; height: auto; }
 .note { border-left: 4px solid #e0a800; background: #fffbea; padding: .5rem .75rem; }
+.samples { display: flex; flex-wrap: wrap; gap: .5rem; }
+.samples figure { margin: 0; text-align: center; width: 6.5rem; }
+.samples img { width: 64px; height: 64px; image-rendering: pixelated; border: 1px solid #ddd; }
+.samples figcaption { font-size: .8rem; } .samples .wrong figcaption { color: #b00020; font-weight: bold; }
+.samples .right figcaption { color: #1a7f37; }
 """
 
 

@@ -37,8 +37,10 @@ def load_classification_data(name: str, layout: str, data_path=None, seed: int =
 
 def train_classifier(model_name: str = "mlp", data_name: str = "digits", epochs=None, batch_size: int = 32,
                      lr=None, seed: int = 0, data_path=None, out_dir="runs", progress=None,
-                     resume: bool = True, log=print) -> dict:
+                     resume: bool = True, log=print, report=None) -> dict:
     """Train ``model_name`` on ``data_name``, report test accuracy, save a checkpoint.
+
+    ``report``: a path for the HTML training report (``glassnet.report``), about the test set.
 
     Returns a dict with the test loss and accuracy, the history, and the checkpoint path.
     """
@@ -56,9 +58,14 @@ def train_classifier(model_name: str = "mlp", data_name: str = "digits", epochs=
     epochs = epochs or default_epochs
     optimizer = optim.Adam(model.parameters(), lr=lr or default_lr)
     run_dir = pathlib.Path(out_dir) / f"{model_name}-{data_name}"
+    if report is not None:
+        from ..report.training import TrainingReport
+        report = TrainingReport(report, data=test_set, title=f"glassnet train --model {model_name} --data {data_name}",
+                                config={"model": model_name, "data": data_name, "data_path": data_path, "seed": seed,
+                                        "epochs": epochs, "batch_size": batch_size})
     trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(),
                       scheduler=optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs),
-                      checkpoint_dir=run_dir, progress=progress, log=log)
+                      checkpoint_dir=run_dir, progress=progress, log=log, report=report)
     log(f"training {model_name} on {data_name}: {len(train_set)} train / {len(test_set)} test samples, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters, {epochs} epochs")
     started = time.perf_counter()
