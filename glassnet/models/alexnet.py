@@ -28,22 +28,32 @@ class AlexNet(nn.Module):
     (conv output side = (in + 2 padding - kernel) / stride + 1, e.g. (227 - 11) / 4 + 1 = 55.)
     The adaptive pool is the identity at 227x227 and lets other input sizes reach the
     classifier. Attribute names and indices follow torchvision (``features.0.weight``,
-    ``classifier.1.weight``, ...); torchvision's own AlexNet is the later 64-192-384-256-256
-    variant, so its weights have other shapes and do not load here.
+    ``classifier.1.weight``, ...).
+
+    ``form="torchvision"`` builds torchvision's AlexNet instead, the later one-GPU variant
+    ("One weird trick", Krizhevsky 2014): 64-192-384-256-256 maps, conv1 Conv2d(3, 64, 11,
+    stride=4, padding=2); 61,100,840 parameters for a (N, 3, 224, 224) input. Its weights
+    load into ``alexnet_torchvision()`` by name.
     """
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+    # (out_channels, kernel, stride, padding) of conv1..conv5 in each form
+    FORMS = {
+        "notes": [(96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1), (384, 3, 1, 1), (256, 3, 1, 1)],
+        "torchvision": [(64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1)],
+    }
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, form: str = "notes"):
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 96, kernel_size=11, stride=4), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-        )
+        if form not in self.FORMS:
+            raise ValueError(f"AlexNet: form must be one of {sorted(self.FORMS)}, got {form!r}")
+        layers, channels = [], 3
+        for i, (out, kernel, stride, padding) in enumerate(self.FORMS[form]):
+            layers += [nn.Conv2d(channels, out, kernel_size=kernel, stride=stride, padding=padding),
+                       nn.ReLU(inplace=True)]
+            if i in (0, 1, 4):   # a 3x3 stride-2 max-pool after conv1, conv2 and conv5
+                layers.append(nn.MaxPool2d(kernel_size=3, stride=2))
+            channels = out
+        self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
@@ -59,3 +69,9 @@ class AlexNet(nn.Module):
 def alexnet(num_classes: int = 1000) -> AlexNet:
     """Single-tower AlexNet for (N, 3, 227, 227) input; 62,378,344 parameters with 1000 classes."""
     return AlexNet(num_classes)
+
+
+def alexnet_torchvision(num_classes: int = 1000, dropout: float = 0.5) -> AlexNet:
+    """torchvision's AlexNet (64-192-384-256-256 maps) on its keys: 61,100,840 parameters
+    with 1000 classes; ``model.load_state_dict(gn.load_torch("alexnet.pth"))`` loads its weights."""
+    return AlexNet(num_classes, dropout, form="torchvision")

@@ -83,3 +83,18 @@ def vgg16(num_classes: int = 1000, batch_norm: bool = False) -> VGG:
 def vgg19(num_classes: int = 1000, batch_norm: bool = False) -> VGG:
     """VGG-19 (configuration E): 16 convolutions; 143,667,240 parameters (143,678,248 with batch norm)."""
     return _vgg("vgg19", num_classes, batch_norm)
+
+
+def vgg11_bn(num_classes: int = 1000) -> VGG:
+    """VGG-11 with batch norm after each convolution (torchvision's ``vgg11_bn``)."""
+    return _vgg("vgg11", num_classes, True)
+
+
+def vgg16_bn(num_classes: int = 1000) -> VGG:
+    """VGG-16 with batch norm after each convolution (torchvision's ``vgg16_bn``)."""
+    return _vgg("vgg16", num_classes, True)
+
+
+def vgg19_bn(num_classes: int = 1000) -> VGG:
+    """VGG-19 with batch norm after each convolution (torchvision's ``vgg19_bn``)."""
+    return _vgg("vgg19", num_classes, True)
