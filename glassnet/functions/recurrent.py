@@ -1,100 +1,54 @@
-"""Recurrent layers, one primitive per layer direction over the whole sequence.
+"""Recurrent layers: the forward pass over a sequence and backpropagation through time.
 
-Each primitive (``RNN``, ``LSTM``, ``GRU``) runs backpropagation through time written out:
+One primitive per layer direction runs the whole sequence (``RNN``, ``LSTM``, ``GRU``).
+Each is written as the notes write it (001_0ad103dc23bd7991.txt, "Backpropagation Through
+Time" and the LSTM and GRU sections; 002_b0cc0517b37ffd9b.txt, the RNN forward and BPTT):
 
-* forward: the input projection of all steps is ONE matrix product, x (T*N, I) @ W_ih^T
-  (one batched GEMM that also lays the result out gate by gate, see below); then a
-  single loop over time does one fused matmul per step, h_{t-1} @ W_hh^T (N, G*H), giving
-  the pre-activations of all gates at once, and applies the gate nonlinearities in place
-  on preallocated buffers (nothing big is allocated per step);
-* backward: the loop walks time in reverse, carrying dh (and dc) from step t to t-1 and
-  writing each step's dz (the gradient w.r.t. the gate pre-activations) into a
-  preallocated (T, N, G*H) buffer; after the loop the weight gradients are single GEMMs
-  over the stacked sequence: dW_hh = sum_t dz_t^T h_{t-1} = dZ^T @ H_prev,
-  dW_ih = dZ^T @ X, db = sum of dZ.
+* forward: the input side x_t W_ih^T + b of every step is one matrix product over the
+  whole sequence (it does not depend on h); then a loop over t adds the recurrent side
+  h_{t-1} W_hh^T (all gates of a step in one product) and applies the step's equations;
+* backward: the loop walks t from last to first, carrying dL/dh (and dL/dc) from step t
+  to step t-1; each step turns them into da_t, the gradient of the step's pre-activations;
+  since every step uses the same weights, their gradients are sums over steps, taken after
+  the loop: dW_ih = sum_t da_t^T x_t, dW_hh = sum_t da_t^T h_{t-1}, db = sum_t da_t, and
+  dx_t = da_t W_ih.
 
-Layout: ``x`` is time-major (T, N, I); ``h0``/``c0`` are (N, H); weights as torch:
-W_ih (G*H, I), W_hh (G*H, H), b_ih and b_hh (G*H,) with G = 1 (RNN), 4 (LSTM: i, f, g, o),
-3 (GRU: r, z, n). Outputs: y (T, N, H) (the hidden state at every step), h_n (N, H),
-and for the LSTM c_n (N, H).
+Each step's arithmetic is one call of a named kernel from ``glassnet/kernels/recurrent.py``
+(``kernels.lstm_forward`` and so on): the equations are written beside every call, the
+kernel module holds how they run fast, and ``tests/kernels/test_recurrent_kernels.py``
+checks every kernel against the textbook loop in ``tests/functions/reference.py``.
 
-Variable lengths (glassnet's stand-in for torch's packed sequences): ``lengths`` (N,)
-gives each sequence's number of valid steps. The loop walks the batch sorted by
-decreasing length, so the sequences still running at step t are the first ``b_t`` rows
-and every step works on the slice ``[:b_t]`` (as a packed sequence does); the others keep
-their state unchanged. Hence h_n is each sequence's state at its last valid step, padded
-steps output zeros and receive no gradient. ``reverse=True`` runs the sequence
-backwards, each one flipped within its own length, so it starts at its last valid step.
+Shapes: x (T, N, I) time-major; h0, c0 (N, H); weights as torch's: W_ih (G*H, I),
+W_hh (G*H, H), b_ih, b_hh (G*H,), the gates stacked in torch's order, G = 1 (RNN),
+4 (LSTM: i, f, g, o) or 3 (GRU: r, z, n). Outputs: y (T, N, H) (h_t for every t), h_n
+(N, H), and for the LSTM c_n (N, H). Indices: step t = 0..T-1 reads the state h[t] and
+writes h[t + 1], with h[0] = h_0 (so h[t + 1] is the notes' h_t for their t = 1..T).
 
-Speed notes (each keeps the arithmetic above, only the memory layout changes):
-
-* sigmoid gates are computed as sigma(z) = (1 + tanh(z/2)) / 2, which never overflows;
-  their weight rows are pre-scaled by 1/2 (exact in floating point), so one in-place
-  ``tanh`` over all gates of a step serves both kinds of gate;
-* the activated gates are stored gate-major, (G, T, N, H), so each gate of a step is one
-  contiguous (N, H) block: NumPy's elementwise ops are several times slower on the
-  column slices of an (N, G*H) row. The gate gradients are computed in such blocks too
-  and copied into the row-major dZ that the GEMMs want;
-* the bias is folded into the input projection as a column of ones appended to x, so
-  db comes out of the dW_ih GEMM as its last column.
+Variable lengths (glassnet's stand-in for torch's packed sequences): ``lengths`` (N,) gives
+each sequence's number of valid steps; ``steps.sizes[t]`` (``b``) is how many sequences
+are still running at step t, and each step works on those. The others keep their state, so
+h_n is each sequence's state at its last valid step; padded steps output zeros and receive
+no gradient. ``reverse=True`` reads every sequence backwards from its own last valid step.
 """
 from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
+from ..kernels import recurrent as kernels
 
 
-class _Steps:
-    """The map between the caller's (T, N, ...) layout and the order the time loop walks."""
+def _each_step(X, W, b=None):
+    """X_t W^T + b for every step t at once: (T, N, I) -> (T, N, G*H), one matrix product."""
+    T, N, I = X.shape
+    A = X.reshape(T * N, I) @ W.T
+    if b is not None:
+        A += b
+    return A.reshape(T, N, -1)
 
-    def __init__(self, T, N, lengths, reverse):
-        self.T, self.N, self.reverse = T, N, bool(reverse)
-        if lengths is None:
-            self.order = None
-            self.sizes = [N] * T
-            return
-        lengths = xp.asarray(lengths, dtype=xp.int64)
-        order = xp.argsort(-lengths, kind="stable")           # longest first
-        L = lengths[order]
-        t = xp.arange(T)[:, None]
-        self.order = order
-        self.sizes = [int(b) for b in (L[None, :] > t).sum(axis=1)]  # sequences alive at step t
-        # source time index of step t: t itself, or L-1-t when flipped within the length
-        self.t_src = xp.where(t < L, L - 1 - t, t) if self.reverse else xp.broadcast_to(t, (T, N))
-        self.n_src = order[None, :]
-        self.pad = t >= lengths[None, :]                       # (T, N) caller layout
 
-    def gather(self, a):
-        """Caller layout (T, N, ...) -> step order."""
-        if self.order is None:
-            return a[::-1] if self.reverse else a
-        return a[self.t_src, self.n_src]
-
-    def scatter(self, a):
-        """Step order (T, N, ...) -> caller layout (the inverse permutation of ``gather``)."""
-        if self.order is None:
-            return a[::-1] if self.reverse else a
-        out = xp.empty_like(a)
-        out[self.t_src, self.n_src] = a
-        return out
-
-    def sort(self, h):
-        """(N, ...) batch -> step order (a fresh, writable array)."""
-        return h.copy() if self.order is None else h[self.order]
-
-    def unsort(self, h):
-        if self.order is None:
-            return h
-        out = xp.empty_like(h)
-        out[self.order] = h
-        return out
-
-    def outputs(self, Hs):
-        """y in caller layout from the states H[1:] in step order; zero at padded steps."""
-        y = self.scatter(Hs)
-        if self.order is not None:
-            y[self.pad] = 0
-        return y
+def _sum_over_steps(dA, X):
+    """sum_t dA_t^T X_t: the gradient of a weight every step shares, one matrix product."""
+    return dA.reshape(-1, dA.shape[-1]).T @ X.reshape(-1, X.shape[-1])
 
 
 def _sum_bias(b_ih, b_hh):
@@ -103,90 +57,35 @@ def _sum_bias(b_ih, b_hh):
     return b_ih if b_hh is None else b_ih + b_hh
 
 
-def _gate_scale(pattern, H, dtype):
-    """Per-row factors: 0.5 for sigmoid gates (see the module docstring), 1 for tanh gates."""
-    return xp.repeat(xp.asarray(pattern, dtype), H)
+class _Sequence(Function):
+    """What RNN, LSTM and GRU share: the step order, the inputs, the stored states."""
 
+    def _begin(self, x, W_hh, lengths, reverse):
+        T, N, _ = x.shape
+        self.steps = kernels.StepOrder(T, N, lengths, reverse)
+        self.x = xp.ascontiguousarray(self.steps.gather(x))    # x_t in the order the loop walks
+        self.dtype = xp.result_type(x, W_hh)
+        return T, N, W_hh.shape[1]
 
-def _sigmoid_from_tanh(a):
-    """In place: a holds tanh(z/2); afterwards sigma(z) = (1 + tanh(z/2)) / 2."""
-    a *= 0.5
-    a += 0.5
-
-
-def _times_sigmoid_grad(d, s, tmp):
-    """In place d *= s (1 - s), the derivative of the sigmoid in terms of its output s."""
-    xp.subtract(1, s, out=tmp)
-    tmp *= s
-    d *= tmp
-
-
-def _times_tanh_grad(d, a, tmp):
-    """In place d *= 1 - a^2, the derivative of tanh in terms of its output a."""
-    xp.multiply(a, a, out=tmp)
-    xp.subtract(1, tmp, out=tmp)
-    d *= tmp
-
-
-def _rows(blocks):
-    """(G, b, H) gate blocks seen as the (b, G, H) rows of an (b, G*H) matrix (a strided view)."""
-    return blocks.transpose(1, 0, 2)
-
-
-class _Recurrent(Function):
-    gates = 1
-
-    def _start(self, x, W_ih, W_hh, bias, scale, lengths, reverse):
-        """Shared set-up: step order, inputs [x_t | 1], the projected inputs (G, T, N, H)."""
-        T, N, I = x.shape
-        G, H = self.gates, W_hh.shape[1]
-        dtype = xp.result_type(x, W_hh)
-        s = self.steps = _Steps(T, N, lengths, reverse)
-        X1 = self.X1 = xp.empty((T * N, I + (bias is not None)), dtype)    # step-order [x_t | 1]
-        X1[:, :I] = s.gather(x).reshape(T * N, I)
-        Wx = W_ih
-        if bias is not None:
-            X1[:, I] = 1
-            Wx = xp.concatenate([W_ih, bias[:, None]], axis=1)
-        # (G, T*N, H) = [x | 1] [W_g | b_g]^T for every gate g: one batched GEMM, gate-major
-        Wg = (Wx * scale[:, None]).reshape(G, H, -1).transpose(0, 2, 1)
-        Z = xp.empty((G, T, N, H), dtype)
-        xp.matmul(X1, Wg, out=Z.reshape(G, T * N, H))
-        self.W_ih, self.W_hh, self.I = W_ih, W_hh, I
-        WhT = xp.ascontiguousarray((W_hh * scale[:, None]).T)   # (H, G*H)
-        return T, N, H, dtype, Z, WhT
-
-    def _state_buffer(self, T, N, H, dtype, s0):
-        S = xp.empty((T + 1, N, H), dtype)
+    def _states(self, s0, T, N, H):
+        """h[0] = h_0 (zeros when None); h[t + 1] is written by step t."""
+        S = xp.empty((T + 1, N, H), self.dtype)
         S[0] = 0 if s0 is None else self.steps.sort(s0)
         return S
 
-    @staticmethod
-    def _carry(S, t, b):
-        if b < S.shape[1]:        # finished sequences keep their state
-            S[t + 1, b:] = S[t, b:]
+    def _per_step(self, T, N, width):
+        """One (N, width) array per step for gradients; zero where a step is padding."""
+        return (xp.zeros if self.steps.padded else xp.empty)((T, N, width), self.dtype)
 
-    def _weight_grads(self, dZ, Hs, need_x, need_W_ih, need_W_hh, need_b):
-        """From the row-major dZ (T, N, G*H) in step order, with single GEMMs over the sequence:
-
-            dW_ih | db = dZ^T [X | 1]     dW_hh = dZ^T H_prev     dx = dZ W_ih
-        """
-        (T, N, GH), I = dZ.shape, self.I
-        dZ2 = dZ.reshape(T * N, GH)
-        dx = dW_ih = dW_hh = db = None
-        if need_W_ih or (self.has_bias and need_b):
-            dWa = dZ2.T @ self.X1
-            dW_ih = dWa[:, :I] if need_W_ih else None
-            db = dWa[:, I].copy() if self.has_bias else None
-        if need_W_hh:
-            dW_hh = dZ2.T @ Hs[:-1].reshape(T * N, -1)
-        if need_x:
-            dx = self.steps.scatter((dZ2 @ self.W_ih).reshape(T, N, I))
-        return dx, dW_ih, dW_hh, db
+    def _input_grads(self, dA, W_ih, need_x, need_W_ih):
+        """dx_t = da_t W_ih and dW_ih = sum_t da_t^T x_t."""
+        T, N = dA.shape[:2]
+        dx = self.steps.scatter((dA.reshape(T * N, -1) @ W_ih).reshape(T, N, -1)) if need_x else None
+        dW_ih = _sum_over_steps(dA, self.x) if need_W_ih else None
+        return dx, dW_ih
 
 
-
-class RNN(_Recurrent):
+class RNN(_Sequence):
     """Elman RNN over a sequence:  h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
     act is tanh (``nonlinearity='tanh'``) or relu. Inputs x (T, N, I), h0 (N, H) or None,
@@ -195,54 +94,45 @@ class RNN(_Recurrent):
 
     def forward(self, x, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh", lengths=None,
                 reverse=False):
+        T, N, H = self._begin(x, W_hh, lengths, reverse)
         self.relu, self.has_bias = nonlinearity == "relu", b_ih is not None or b_hh is not None
-        one = xp.ones(W_hh.shape[0], xp.result_type(x, W_hh))
-        T, N, H, dtype, Z, WhT = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), one, lengths, reverse)
-        s = self.steps
-        Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
-        hW = xp.empty((N, H), dtype)
-        for t, b in enumerate(s.sizes):
-            self._carry(Hs, t, b)
-            z = Z[0, t, :b]
-            z += xp.matmul(Hs[t, :b], WhT, out=hW[:b])
-            if self.relu:
-                xp.maximum(z, 0, out=Hs[t + 1, :b])
-            else:
-                xp.tanh(z, out=Hs[t + 1, :b])
-        return s.outputs(Hs[1:]), s.unsort(Hs[T])
+        self.W_ih, self.W_hh = W_ih, W_hh
+        step = kernels.rnn_relu_forward if self.relu else kernels.rnn_tanh_forward
+        ax = _each_step(self.x, W_ih, _sum_bias(b_ih, b_hh))     # x_t W_ih^T + b_ih + b_hh, all t
+        h = self.h = self._states(h0, T, N, H)
+        ah = xp.empty((N, H), self.dtype)                       # h_{t-1} W_hh^T of one step
+        for t, b in enumerate(self.steps.sizes):                # b: sequences still running
+            self.steps.carry(h, t)
+            xp.matmul(h[t, :b], W_hh.T, out=ah[:b])
+            step(ax[t, :b], ah[:b], h[t + 1, :b])               # h_t = act(ax_t + h_{t-1} W_hh^T)
+        return self.steps.outputs(h[1:]), self.steps.unsort(h[T])
 
     def backward(self, dy, dh_n):
-        # h_t = tanh(z_t), z_t = x_t U + h_{t-1} W + b (U = W_ih^T, W = W_hh^T). h_t feeds the
-        # output y_t and the next step, so dh_t = dy_t + dh_{t+1->t} and
-        #   dz_t = dh_t * (1 - h_t^2)       (relu: dh_t * [h_t > 0])
-        #   dh_{t-1} = dz_t W^T             (the part carried to the previous step)
-        # and the weights sum over steps: dW_hh = sum_t dz_t^T h_{t-1}, dW_ih = sum_t dz_t^T x_t.
-        s, Hs = self.steps, self.H
-        T, N, H = Hs.shape[0] - 1, Hs.shape[1], Hs.shape[2]
-        dy_s = s.gather(dy)
-        dh = s.sort(dh_n)
-        dZ = (xp.zeros if s.order is not None else xp.empty)((T, N, H), Hs.dtype)
-        tmp = xp.empty((N, H), Hs.dtype)
-        for t in range(T - 1, -1, -1):
-            b = s.sizes[t]
+        # h_t feeds the output y_t and the next step, so dh_t = dy_t + dh_{t+1} W_hh (the part
+        # that came back through the recurrent weights), and with a_t the pre-activation:
+        #   da_t = dh_t * (1 - h_t^2)          (relu: dh_t * [h_t > 0])
+        #   dh_{t-1} (through W_hh) = da_t W_hh
+        steps, h, W_hh = self.steps, self.h, self.W_hh
+        T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+        step = kernels.rnn_relu_backward if self.relu else kernels.rnn_tanh_backward
+        dY = steps.gather(dy)
+        dA = self._per_step(T, N, H)
+        dh = steps.sort(dh_n)                                  # dL/dh_T from above
+        for t in reversed(range(T)):
+            b = steps.sizes[t]
             if b == 0:
                 continue
-            dh_b, h, dz, tmp_b = dh[:b], Hs[t + 1, :b], dZ[t, :b], tmp[:b]
-            dh_b += dy_s[t, :b]
-            if self.relu:
-                xp.multiply(dh_b, h > 0, out=dz)
-            else:
-                xp.multiply(h, h, out=tmp_b)
-                xp.subtract(1, tmp_b, out=tmp_b)
-                xp.multiply(dh_b, tmp_b, out=dz)
-            xp.matmul(dz, self.W_hh, out=dh_b)
+            step(dh[:b], dY[t, :b], h[t + 1, :b], dA[t, :b])    # da_t = (dh + dy_t) * act'(a_t)
+            xp.matmul(dA[t, :b], W_hh, out=dh[:b])             # dh_{t-1} = da_t W_hh
         need = self.needs_input_grad
-        dx, dW_ih, dW_hh, db = self._weight_grads(dZ, Hs, need[0], need[2], need[3], need[4] or need[5])
-        return (dx, s.unsort(dh) if need[1] else None, dW_ih, dW_hh,
+        dx, dW_ih = self._input_grads(dA, self.W_ih, need[0], need[2])
+        dW_hh = _sum_over_steps(dA, h[:-1]) if need[3] else None   # sum_t da_t^T h_{t-1}
+        db = dA.sum(axis=(0, 1)) if self.has_bias else None
+        return (dx, steps.unsort(dh) if need[1] else None, dW_ih, dW_hh,
                 db if need[4] else None, db.copy() if need[5] else None)
 
 
-class LSTM(_Recurrent):
+class LSTM(_Sequence):
     """Long short-term memory over a sequence (torch's gate order i, f, g, o):
 
         i_t = sigma(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)     input gate
@@ -256,169 +146,161 @@ class LSTM(_Recurrent):
     -> y (T, N, H), h_n (N, H), c_n (N, H).
     """
 
-    gates = 4
-
     def forward(self, x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
+        T, N, H = self._begin(x, W_hh, lengths, reverse)
         self.has_bias = b_ih is not None or b_hh is not None
-        half = _gate_scale([0.5, 0.5, 1, 0.5], W_hh.shape[1], xp.result_type(x, W_hh))
-        # Z[:, t] holds z/2 for i, f, o and z for g; then, in place, the activated gates
-        T, N, H, dtype, Z, WhT = self._start(x, W_ih, W_hh, _sum_bias(b_ih, b_hh), half, lengths, reverse)
-        s, self.Z = self.steps, Z
-        Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
-        Cs = self.C = self._state_buffer(T, N, H, dtype, c0)
-        TC = self.TC = xp.empty((T, N, H), dtype)               # tanh(c_t)
-        hW, ig = xp.empty((N, 4 * H), dtype), xp.empty((N, H), dtype)
-        for t, b in enumerate(s.sizes):
-            self._carry(Hs, t, b)
-            self._carry(Cs, t, b)
-            z = Z[:, t, :b]
-            xp.matmul(Hs[t, :b], WhT, out=hW[:b])                # all four gates, one GEMM
-            z += _rows(hW[:b].reshape(b, 4, H))
-            xp.tanh(z, out=z)
-            _sigmoid_from_tanh(Z[:2, t, :b])                     # i, f
-            _sigmoid_from_tanh(Z[3, t, :b])                      # o
-            i, f, g, o = Z[0, t, :b], Z[1, t, :b], Z[2, t, :b], Z[3, t, :b]
-            c = Cs[t + 1, :b]
-            xp.multiply(f, Cs[t, :b], out=c)
-            c += xp.multiply(i, g, out=ig[:b])
-            xp.multiply(o, xp.tanh(c, out=TC[t, :b]), out=Hs[t + 1, :b])
-        return s.outputs(Hs[1:]), s.unsort(Hs[T]), s.unsort(Cs[T])
+        self.W_ih, self.W_hh = W_ih, W_hh
+        ax = _each_step(self.x, W_ih, _sum_bias(b_ih, b_hh))      # x_t W_ih^T + b, all t, all gates
+        h, c = self.h, self.c = self._states(h0, T, N, H), self._states(c0, T, N, H)
+        gates = self.gates = xp.empty((T, N, 4 * H), self.dtype)  # i, f, g, o of every step
+        tanh_c = self.tanh_c = xp.empty((T, N, H), self.dtype)
+        ah = xp.empty((N, 4 * H), self.dtype)                     # h_{t-1} W_hh^T of one step
+        for t, b in enumerate(self.steps.sizes):
+            self.steps.carry(h, t)
+            self.steps.carry(c, t)
+            # a = x_t W_ih^T + b + h_{t-1} W_hh^T              (all four gates, one product)
+            # i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
+            # c_t = f * c_{t-1} + i * g
+            # h_t = o * tanh(c_t)
+            xp.matmul(h[t, :b], W_hh.T, out=ah[:b])
+            kernels.lstm_forward(ax[t, :b], ah[:b], c[t, :b], gates[t, :b], c[t + 1, :b], tanh_c[t, :b],
+                                 h[t + 1, :b])
+        s = self.steps
+        return s.outputs(h[1:]), s.unsort(h[T]), s.unsort(c[T])
 
     def backward(self, dy, dh_n, dc_n):
-        # h_t = o * tanh(c_t):       do = dh tanh(c_t),  dc_t += dh o (1 - tanh(c_t)^2)
-        # c_t = f c_{t-1} + i g:     di = dc g,  df = dc c_{t-1},  dg = dc i,
-        #                            dc_{t-1} = dc f   (the gradient highway through the cell)
-        # through the gate activations: dz_i = di i(1-i), dz_f = df f(1-f), dz_o = do o(1-o),
-        # dz_g = dg (1-g^2); then dh_{t-1} = dz W_hh (all four gates at once) and, after the
-        # loop, dW_hh = sum_t dz_t^T h_{t-1}, dW_ih = sum_t dz_t^T x_t, db = sum_t dz_t.
-        s, Z, Hs, Cs, TC = self.steps, self.Z, self.H, self.C, self.TC
-        T, N, H = TC.shape
-        dy_s = s.gather(dy)
-        dh, dc = s.sort(dh_n), s.sort(dc_n)
-        dZ = (xp.zeros if s.order is not None else xp.empty)((T, N, 4 * H), Hs.dtype)
-        D, tmp = xp.empty((4, N, H), Hs.dtype), xp.empty((N, H), Hs.dtype)   # one step's dz, gate-major
-        for t in range(T - 1, -1, -1):
-            b = s.sizes[t]
+        steps, h, c, W_hh = self.steps, self.h, self.c, self.W_hh
+        T, N, H = self.tanh_c.shape
+        dY = steps.gather(dy)
+        dA = self._per_step(T, N, 4 * H)
+        dh, dc = steps.sort(dh_n), steps.sort(dc_n)              # dL/dh_T, dL/dc_T from above
+        for t in reversed(range(T)):
+            b = steps.sizes[t]
             if b == 0:
                 continue
-            dh_b, dc_b, tc, tmp_b = dh[:b], dc[:b], TC[t, :b], tmp[:b]
-            i, f, g, o = Z[0, t, :b], Z[1, t, :b], Z[2, t, :b], Z[3, t, :b]
-            di, df, dg, do = D[0, :b], D[1, :b], D[2, :b], D[3, :b]
-            dh_b += dy_s[t, :b]
-            xp.multiply(dh_b, tc, out=do)
-            xp.multiply(dh_b, o, out=tmp_b)
-            _times_tanh_grad(tmp_b, tc, di)                      # di is free scratch here
-            dc_b += tmp_b
-            xp.multiply(dc_b, g, out=di)
-            xp.multiply(dc_b, Cs[t, :b], out=df)
-            xp.multiply(dc_b, i, out=dg)
-            dc_b *= f
-            _times_sigmoid_grad(di, i, tmp_b)
-            _times_sigmoid_grad(df, f, tmp_b)
-            _times_sigmoid_grad(do, o, tmp_b)
-            _times_tanh_grad(dg, g, tmp_b)
-            dz = dZ[t, :b]
-            _rows(dz.reshape(b, 4, H))[...] = D[:, :b]          # into the row-major (b, 4H) dz_t
-            xp.matmul(dz, self.W_hh, out=dh_b)                   # dh_{t-1}: all four gates, one GEMM
+            # dh_t = dy_t + dh_{t+1} W_hh                       (dh holds the second part)
+            # h_t = o tanh(c_t):          do = dh_t tanh(c_t)
+            #                             dc_t = dc_{t+1 -> t} + dh_t o (1 - tanh(c_t)^2)
+            # c_t = f c_{t-1} + i g:      di = dc_t g    df = dc_t c_{t-1}    dg = dc_t i
+            # through the activations:    da_i = di i (1 - i)     da_f = df f (1 - f)
+            #                             da_g = dg (1 - g^2)     da_o = do o (1 - o)
+            # the cell's highway:         dc_{t-1} = dc_t * f     (no squashing, no weights)
+            kernels.lstm_backward(dh[:b], dY[t, :b], dc[:b], c[t, :b], self.gates[t, :b], self.tanh_c[t, :b],
+                                  dA[t, :b])
+            xp.matmul(dA[t, :b], W_hh, out=dh[:b])               # dh_{t-1} = da_t W_hh (four gates)
         need = self.needs_input_grad
-        dx, dW_ih, dW_hh, db = self._weight_grads(dZ, Hs, need[0], need[3], need[4], need[5] or need[6])
-        return (dx, s.unsort(dh) if need[1] else None, s.unsort(dc) if need[2] else None,
+        dx, dW_ih = self._input_grads(dA, self.W_ih, need[0], need[3])
+        dW_hh = _sum_over_steps(dA, h[:-1]) if need[4] else None  # sum_t da_t^T h_{t-1}
+        db = dA.sum(axis=(0, 1)) if self.has_bias else None
+        return (dx, steps.unsort(dh) if need[1] else None, steps.unsort(dc) if need[2] else None,
                 dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
 
 
-class GRU(_Recurrent):
+class GRU(_Sequence):
     """Gated recurrent unit over a sequence (torch's gate order r, z, n):
 
         r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)     reset gate
         z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)     update gate
-        n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
+        n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))        reset_after=True
+        n_t = tanh (W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn)        reset_after=False
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    ``reset_after=True`` is torch's (and cuDNN's) form: the reset gate scales the recurrent
+    product, so all three gates' products with h_{t-1} are one matrix product per step.
+    ``reset_after=False`` is Cho et al.'s (2014): the reset gate scales h_{t-1} before its
+    product with W_hn, which therefore waits for r (two products per step). In both, z
+    weighs the previous state and 1 - z the candidate n.
 
     Inputs x (T, N, I), h0 (N, H) or None, W_ih (3H, I), W_hh (3H, H), biases (3H,)
     -> y (T, N, H), h_n (N, H).
     """
 
-    gates = 3
-
-    def forward(self, x, h0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=False):
-        H = W_hh.shape[1]
-        dtype = xp.result_type(x, W_hh)
+    def forward(self, x, h0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=False, reset_after=True):
+        T, N, H = self._begin(x, W_hh, lengths, reverse)
         self.has_bias = b_ih is not None or b_hh is not None
-        # the input side carries b_ih and the r, z parts of b_hh; b_hn stays inside r * (...)
-        bias, self.b_hn = None, None
-        if self.has_bias:
-            b_ih = xp.zeros(3 * H, dtype) if b_ih is None else b_ih
-            b_hh = xp.zeros(3 * H, dtype) if b_hh is None else b_hh
-            bias = xp.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])
-            self.b_hn = b_hh[2 * H:]
-        # X[:, t] holds the input side (r, z halved); then, in place, r, z, n
-        T, N, H, dtype, X, WhT = self._start(x, W_ih, W_hh, bias, _gate_scale([0.5, 0.5, 1], H, dtype),
-                                             lengths, reverse)
-        s, self.X = self.steps, X
-        Un = self.Un = xp.empty((T, N, H), dtype)                # W_hn h_{t-1} + b_hn
-        Hs = self.H = self._state_buffer(T, N, H, dtype, h0)
-        hW, rh = xp.empty((N, 3 * H), dtype), xp.empty((N, H), dtype)
-        for t, b in enumerate(s.sizes):
-            self._carry(Hs, t, b)
-            u = _rows(xp.matmul(Hs[t, :b], WhT, out=hW[:b]).reshape(b, 3, H))   # all gates, one GEMM
-            rz = X[:2, t, :b]
-            rz += u[:2]
-            xp.tanh(rz, out=rz)
-            _sigmoid_from_tanh(rz)
-            r, z, n = X[0, t, :b], X[1, t, :b], X[2, t, :b]
-            if self.b_hn is None:
-                Un[t, :b] = u[2]
-            else:
-                xp.add(u[2], self.b_hn, out=Un[t, :b])
-            n += xp.multiply(r, Un[t, :b], out=rh[:b])
-            xp.tanh(n, out=n)
-            h = Hs[t + 1, :b]                                     # h = n + z (h_{t-1} - n)
-            xp.subtract(Hs[t, :b], n, out=h)
-            h *= z
-            h += n
-        return s.outputs(Hs[1:]), s.unsort(Hs[T])
+        self.reset_after, self.W_ih, self.W_hh = bool(reset_after), W_ih, W_hh
+        b_ih = xp.zeros(3 * H, self.dtype) if b_ih is None else b_ih
+        b_hh = xp.zeros(3 * H, self.dtype) if b_hh is None else b_hh
+        h = self.h = self._states(h0, T, N, H)
+        gates = self.gates = xp.empty((T, N, 3 * H), self.dtype)  # r, z, n of every step
+        if self.reset_after:
+            # the input side carries b_ih and b_hr, b_hz; b_hn stays inside r * (...)
+            ax = _each_step(self.x, W_ih, b_ih + xp.concatenate([b_hh[:2 * H], xp.zeros(H, self.dtype)]))
+            b_hn = xp.ascontiguousarray(b_hh[2 * H:])
+            un = self.un = xp.empty((T, N, H), self.dtype)        # h_{t-1} W_hn^T + b_hn of every step
+            ah = xp.empty((N, 3 * H), self.dtype)                 # h_{t-1} W_hh^T of one step
+            for t, b in enumerate(self.steps.sizes):
+                self.steps.carry(h, t)
+                # r, z = sigma(a_r), sigma(a_z)         a = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh
+                # n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn))
+                # h_t = (1 - z) * n + z * h_{t-1}
+                xp.matmul(h[t, :b], W_hh.T, out=ah[:b])           # all three gates, one product
+                kernels.gru_forward(ax[t, :b], ah[:b], b_hn, h[t, :b], gates[t, :b], un[t, :b], h[t + 1, :b])
+        else:
+            ax = _each_step(self.x, W_ih, b_ih + b_hh)            # here b_hn sits outside r, with b_in
+            W_hrz, W_hn = W_hh[:2 * H], W_hh[2 * H:]
+            rh = self.rh = xp.empty((T, N, H), self.dtype)        # r * h_{t-1} of every step
+            ah_rz, ah_n = xp.empty((N, 2 * H), self.dtype), xp.empty((N, H), self.dtype)
+            for t, b in enumerate(self.steps.sizes):
+                self.steps.carry(h, t)
+                # r, z = sigma(a_r), sigma(a_z)          (as above)
+                xp.matmul(h[t, :b], W_hrz.T, out=ah_rz[:b])
+                kernels.gru_reset_update_forward(ax[t, :b], ah_rz[:b], h[t, :b], gates[t, :b], rh[t, :b])
+                # n = tanh(x_t W_in^T + b_in + (r * h_{t-1}) W_hn^T + b_hn)
+                # h_t = (1 - z) * n + z * h_{t-1}
+                xp.matmul(rh[t, :b], W_hn.T, out=ah_n[:b])
+                kernels.gru_candidate_forward(ax[t, :b], ah_n[:b], h[t, :b], gates[t, :b], h[t + 1, :b])
+        return self.steps.outputs(h[1:]), self.steps.unsort(h[T])
 
     def backward(self, dy, dh_n):
-        # h_t = n + z (h_{t-1} - n):  dn = dh (1 - z),  dz = dh (h_{t-1} - n),  dh_{t-1} = dh z + ...
-        # n = tanh(a_n + r u_n) (u_n = W_hn h_{t-1} + b_hn):
-        #     d(pre_n) = dn (1 - n^2),  dr = d(pre_n) u_n,  du_n = d(pre_n) r
-        # sigmoids: d(pre_r) = dr r(1-r), d(pre_z) = dz z(1-z)
-        # so the input side gets dZx = [d(pre_r), d(pre_z), d(pre_n)], the hidden side
-        # dU = [d(pre_r), d(pre_z), du_n]; dh_{t-1} = dh z + dU W_hh and, after the loop,
-        # dW_hh = sum_t dU_t^T h_{t-1}, db_hh = sum dU, dW_ih = sum_t dZx_t^T x_t, db_ih = sum dZx.
-        s, X, Un, Hs = self.steps, self.X, self.Un, self.H
-        T, N, H = Hs.shape[0] - 1, Hs.shape[1], Hs.shape[2]
-        dy_s = s.gather(dy)
-        dh = s.sort(dh_n)
-        alloc = xp.zeros if s.order is not None else xp.empty      # padded steps must hold zero
-        dZx, dU = alloc((T, N, 3 * H), Hs.dtype), alloc((T, N, 3 * H), Hs.dtype)
-        D, tmp, dhW = xp.empty((4, N, H), Hs.dtype), xp.empty((N, H), Hs.dtype), xp.empty((N, H), Hs.dtype)
-        for t in range(T - 1, -1, -1):
-            b = s.sizes[t]
-            if b == 0:
-                continue
-            dh_b, tmp_b = dh[:b], tmp[:b]
-            r, z, n, un = X[0, t, :b], X[1, t, :b], X[2, t, :b], Un[t, :b]
-            dr, dz, dn, dun = D[0, :b], D[1, :b], D[2, :b], D[3, :b]
-            dh_b += dy_s[t, :b]
-            xp.subtract(Hs[t, :b], n, out=dz)
-            dz *= dh_b
-            xp.subtract(1, z, out=dn)
-            dn *= dh_b
-            _times_tanh_grad(dn, n, tmp_b)
-            xp.multiply(dn, un, out=dr)
-            xp.multiply(dn, r, out=dun)
-            _times_sigmoid_grad(dr, r, tmp_b)
-            _times_sigmoid_grad(dz, z, tmp_b)
-            _rows(dZx[t, :b].reshape(b, 3, H))[...] = D[:3, :b]
-            du = dU[t, :b]
-            du[:, :2 * H] = dZx[t, :b, :2 * H]
-            du[:, 2 * H:] = dun
-            dh_b *= z
-            dh_b += xp.matmul(du, self.W_hh, out=dhW[:b])        # all three gates, one GEMM
+        # h_t = (1 - z) n + z h_{t-1} reaches h_{t-1} directly (factor z) and through the gates:
+        #   dh_t = dy_t + dh_{t+1} z_{t+1} + (the recurrent products' part, through W_hh)
+        #   dn = dh_t (1 - z)        da_n = dn (1 - n^2)
+        #   dz = dh_t (h_{t-1} - n)  da_z = dz z (1 - z)
+        # reset after, n = tanh(a_n + r u_n), u_n = h_{t-1} W_hn^T + b_hn:
+        #   dr = da_n u_n            da_r = dr r (1 - r)      du_n = da_n r
+        #   the hidden side's gradient is du = [da_r, da_z, du_n], so dh_{t-1} += du W_hh
+        # reset before, n = tanh(a_n + (r h_{t-1}) W_hn^T):
+        #   d(r h_{t-1}) = da_n W_hn   dr = d(r h_{t-1}) h_{t-1}   da_r = dr r (1 - r)
+        #   dh_{t-1} += d(r h_{t-1}) r + [da_r, da_z] W_h[rz]
+        steps, h, W_hh = self.steps, self.h, self.W_hh
+        T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
+        dY = steps.gather(dy)
+        dA = self._per_step(T, N, 3 * H)                          # input side: [da_r, da_z, da_n]
+        dh_direct = steps.sort(dh_n)                              # dh_t z_t, carried to t-1
+        dh_rec = xp.zeros((N, H), self.dtype)                     # the part through W_hh
+        if self.reset_after:
+            dU = self._per_step(T, N, 3 * H)                      # hidden side: [da_r, da_z, du_n]
+            for t in reversed(range(T)):
+                b = steps.sizes[t]
+                if b == 0:
+                    continue
+                kernels.gru_backward(dh_direct[:b], dh_rec[:b], dY[t, :b], h[t, :b], self.gates[t, :b],
+                                     self.un[t, :b], dA[t, :b], dU[t, :b])
+                xp.matmul(dU[t, :b], W_hh, out=dh_rec[:b])        # du_t W_hh
+        else:
+            W_hrz, W_hn = W_hh[:2 * H], W_hh[2 * H:]
+            d_rh = xp.empty((N, H), self.dtype)                  # d(r * h_{t-1}) of one step
+            for t in reversed(range(T)):
+                b = steps.sizes[t]
+                if b == 0:
+                    continue
+                kernels.gru_candidate_backward(dh_direct[:b], dh_rec[:b], dY[t, :b], h[t, :b], self.gates[t, :b],
+                                               dA[t, :b])
+                xp.matmul(dA[t, :b, 2 * H:], W_hn, out=d_rh[:b])
+                kernels.gru_reset_backward(d_rh[:b], h[t, :b], self.gates[t, :b], dA[t, :b], dh_direct[:b])
+                xp.matmul(dA[t, :b, :2 * H], W_hrz, out=dh_rec[:b])
         need = self.needs_input_grad
-        dx, dW_ih, _, db_ih = self._weight_grads(dZx, Hs, need[0], need[2], False, need[4])
-        dU2 = dU.reshape(T * N, 3 * H)
-        dW_hh = dU2.T @ Hs[:-1].reshape(T * N, H) if need[3] else None
-        db_hh = dU2.sum(axis=0) if need[5] else None
-        return dx, s.unsort(dh) if need[1] else None, dW_ih, dW_hh, db_ih if need[4] else None, db_hh
+        dx, dW_ih = self._input_grads(dA, self.W_ih, need[0], need[2])
+        dh0 = steps.unsort(dh_direct + dh_rec) if need[1] else None
+        db_ih = dA.sum(axis=(0, 1)) if need[4] else None
+        dW_hh = db_hh = None
+        if self.reset_after:
+            dW_hh = _sum_over_steps(dU, h[:-1]) if need[3] else None      # sum_t du_t^T h_{t-1}
+            db_hh = dU.sum(axis=(0, 1)) if need[5] else None
+        else:
+            if need[3]:                                                  # [da_rz^T h_{t-1}; da_n^T (r h_{t-1})]
+                dW_hh = xp.concatenate([_sum_over_steps(dA[..., :2 * H], h[:-1]),
+                                        _sum_over_steps(dA[..., 2 * H:], self.rh)])
+            db_hh = dA.sum(axis=(0, 1)) if need[5] else None             # b_hh enters as b_ih does
+        return dx, dh0, dW_ih, dW_hh, db_ih, db_hh
