@@ -23,6 +23,8 @@ from .glassbox import explain, summary  # noqa: E402
 from .training import Trainer  # noqa: E402
 from . import models  # noqa: E402
 from . import sampling  # noqa: E402
+from . import lessons  # noqa: E402  (the notes' worked examples; lesson modules load on first use)
+from .autograd import functional as _autograd_functional  # noqa: E402,F401  (gn.autograd.functional)
 
 __version__ = "0.1.0"
 
@@ -34,7 +36,7 @@ __all__ = [
     "linspace", "log", "log_softmax", "matmul", "maximum", "mean", "minimum", "numel", "ones",
     "ones_like", "rand", "randint", "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack",
     "sum", "tanh", "tensor", "where", "zeros", "zeros_like", "nn", "optim", "data", "load", "load_torch", "save",
-    "explain", "summary", "Trainer", "models", "sampling", "manual_seed", "long", "double", "float",
+    "explain", "summary", "Trainer", "models", "sampling", "lessons", "manual_seed", "long", "double", "float",
     "__version__",
 ]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: tuple[str, ...] = ("report",)
+MODULES: tuple[str, ...] = ("report", "lesson")
 
 
 def load():
