@@ -1,0 +1,48 @@
+"""Which memory order an activation is in, and flat views that follow it.
+
+The rules themselves are written once in ``kernels/convolution.py``'s docstring: a
+convolution returns its (N, C, H, W) output as a view of a channel-major (C, N, H, W)
+array, element-wise ops keep that order, and every backward hands its gradient back in
+its input's order. Compiled kernels loop over *planes*: they see an activation as a
+contiguous (P, H, W) array of P = N*C image planes in whatever order memory holds them,
+and write their outputs in that same order.
+"""
+from __future__ import annotations
+
+from ..backend import xp
+
+
+def is_channel_major(x) -> bool:
+    """Whether x (N, C, H, W) is stored as (C, N, H, W), as convolution outputs are."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def as_planes(x):
+    """(planes (P, H, W) contiguous, channel_major): x's image planes in memory order
+    (a view when x is C-ordered or channel-major, else a C-ordered copy)."""
+    if is_channel_major(x):
+        t = x.transpose(1, 0, 2, 3)
+        return t.reshape(-1, *x.shape[2:]), True
+    x = xp.ascontiguousarray(x)
+    return x.reshape(-1, *x.shape[2:]), False
+
+
+def new_planes(N, C, H, W, dtype, channel_major, zero=False):
+    """(array (N, C, H, W) laid out channel-major or not, its planes (P, H, W) view)."""
+    make = xp.zeros if zero else xp.empty
+    if channel_major:
+        a = make((C, N, H, W), dtype)
+        return a.transpose(1, 0, 2, 3), a.reshape(-1, H, W)
+    a = make((N, C, H, W), dtype)
+    return a, a.reshape(-1, H, W)
+
+
+def flat(a):
+    """A 1-d view of a dense array in memory order, or None when a is not dense."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.ndim == 4 and a.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return a.transpose(1, 0, 2, 3).reshape(-1)
+    if a.flags.f_contiguous:
+        return a.T.reshape(-1)
+    return None

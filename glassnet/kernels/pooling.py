@@ -1,0 +1,228 @@
+"""How ``functions/pooling.py`` runs fast: window reductions and their scatters.
+
+The math (checked against ``tests/functions/reference.py``: ``max_pool2d_by_windows``,
+``avg_pool2d_by_windows`` and their backward forms, in ``tests/kernels/test_pooling_kernels.py``):
+
+    max pool   y[n,c,p,q] = max_{i,j} xpad[n,c,p*sh+i*dh,q*sw+j*dw]   (padding never wins)
+               arg[n,c,p,q] = the first (row-major) offset i*kw + j holding that maximum
+               dx[n,c,p*sh-top+i*dh,q*sw-left+j*dw] += dy[n,c,p,q]   at (i, j) = arg
+    avg pool   y = (sum over the window of xpad) / divisor;  dx = the window scatter of dy / divisor
+
+Min pooling is max pooling with ``largest=False``. Geometry arguments: ``kernel`` (kh, kw),
+``stride`` (sh, sw), ``pads`` (top, bottom, left, right), ``dilation`` (dh, dw), ``out`` (OH, OW).
+
+Max pooling's NumPy twin loops over the kh*kw kernel offsets with whole-array ops; its
+compiled twin (same signature) is one pass over x's image planes, used where it pays (see
+the note above ``_max_pool_2x2``). Both keep y, the arg-max and dx in the input's memory
+order (channel-major after a convolution: see ``kernels/convolution.py``). Average pooling
+and the adaptive max run in NumPy in both modes.
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from . import jit, pick
+from .layout import as_planes, new_planes
+from .windows import crop2d, pad2d, windows
+
+
+def arg_dtype(kernel):
+    """The smallest unsigned type that holds a window offset i*kw + j."""
+    return xp.min_scalar_type(kernel[0] * kernel[1])
+
+
+# -- window views (NumPy twins and average pooling) -----------------------------------------
+def is_tiling(kernel, stride, pads, dilation) -> bool:
+    """Windows that tile the input exactly once: kernel == stride, no padding or dilation."""
+    return tuple(kernel) == tuple(stride) and not any(pads) and tuple(dilation) == (1, 1)
+
+
+def window_view(x, kernel, stride, pads, dilation, out, fill):
+    """(N, C, kh, kw, OH, OW) view of the windows of x; win[:, :, i, j] is what offset (i, j) sees.
+
+    When the windows tile the input the view is a plain reshape (N, C, OH, kh, OW, kw) of x,
+    axes reordered; otherwise a strided view of the padded input (``windows.windows``).
+    Reductions loop over the kh*kw offsets with whole-array NumPy ops: NumPy's reduce over
+    the two kernel axes of such a view (``.max(axis=(3, 5))``) is many times slower.
+    """
+    (kh, kw), (OH, OW) = kernel, out
+    if is_tiling(kernel, stride, pads, dilation):
+        N, C = x.shape[:2]
+        return x[..., :OH * kh, :OW * kw].reshape(N, C, OH, kh, OW, kw).transpose(0, 1, 3, 5, 2, 4)
+    return windows(pad2d(x, pads, fill) if any(pads) else x, kernel, stride, dilation, out)
+
+
+def grad_view(shape, dtype, kernel, stride, pads, dilation, out, channel_major=False):
+    """A zero dx (N, C, H, W) in the input's layout and the window view of it (padded, if
+    needed) to scatter into."""
+    N, C, H, W = shape
+    if is_tiling(kernel, stride, pads, dilation):
+        dx = xp.zeros((C, N, H, W), dtype).transpose(1, 0, 2, 3) if channel_major else xp.zeros(shape, dtype)
+        return dx, window_view(dx, kernel, stride, pads, dilation, out, 0.0)
+    dxp = xp.zeros((N, C, H + pads[0] + pads[1], W + pads[2] + pads[3]), dtype)
+    return crop2d(dxp, pads), windows(dxp, kernel, stride, dilation, out)
+
+
+# -- max pooling: the NumPy twin ------------------------------------------------------------
+def max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest=True, track=True):
+    """(y, arg or None): a running max over the kh*kw window offsets, whole arrays at a time."""
+    kh, kw = kernel
+    win = window_view(x, kernel, stride, pads, dilation, out, -xp.inf if largest else xp.inf)
+    extremum, beats = (xp.maximum, xp.greater) if largest else (xp.minimum, xp.less)
+    y = win[:, :, 0, 0].copy(order="K")   # "K": keep the input's memory layout
+    # laid out like y: mixed layouts make NumPy iterate both in short rows
+    arg = xp.zeros_like(y, dtype=arg_dtype(kernel)) if track else None
+    for o in range(1, kh * kw):
+        v = win[:, :, o // kw, o % kw]
+        if track:
+            # arg = o where v strictly beats y (an equal later value never wins). Offsets only
+            # grow, so this is max(arg, o * wins): plain arithmetic, much faster in NumPy
+            # than a masked write (copyto/where/putmask)
+            xp.maximum(arg, xp.multiply(beats(v, y), o, dtype=arg.dtype), out=arg)
+        extremum(y, v, out=y)
+    return y, arg
+
+
+def max_pool2d_backward_numpy(dy, arg, x_shape, kernel, stride, pads, dilation, out, channel_major):
+    """dx: dy added at each window's arg-max, one whole-array op per kernel offset."""
+    kh, kw = kernel
+    dx, dwin = grad_view(x_shape, dy.dtype, kernel, stride, pads, dilation, out, channel_major)
+    tiling = is_tiling(kernel, stride, pads, dilation)
+    for o in range(kh * kw):
+        if tiling:
+            xp.multiply(dy, arg == o, out=dwin[:, :, o // kw, o % kw])
+        else:
+            dwin[:, :, o // kw, o % kw] += dy * (arg == o)
+    return dx
+
+
+# -- max pooling: the compiled twin ---------------------------------------------------------
+# Compiled for the window nearly every CNN uses, 2x2 with stride 2 and no padding or dilation,
+# written out so the loop vectorises (with run-time window sizes Numba's loops ran several
+# times slower than NumPy's whole-array passes). It computes y alone, four to five times
+# faster than the NumPy twin; every variant that also tracked the arg-max (selects on an
+# offset of the value's width or of uint8, branches) or that found the winners again in the
+# backward pass measured no faster than the NumPy twin, so training (which needs the arg-max)
+# and every other window take the NumPy twin.
+
+def _is_2x2(kernel, stride, pads, dilation):
+    return tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and not any(pads) and tuple(dilation) == (1, 1)
+
+
+@jit
+def _max_pool_2x2(x, largest, y):
+    """y[p, a, b] = max (min unless largest) of x[p, 2a:2a+2, 2b:2b+2]; a NaN wins and propagates."""
+    P = x.shape[0]
+    OH, OW = y.shape[1], y.shape[2]
+    for p in range(P):
+        for a in range(OH):
+            for b in range(OW):
+                m = x[p, 2 * a, 2 * b]
+                v = x[p, 2 * a, 2 * b + 1]
+                m = v if (v > m if largest else v < m) or v != v else m
+                v = x[p, 2 * a + 1, 2 * b]
+                m = v if (v > m if largest else v < m) or v != v else m
+                v = x[p, 2 * a + 1, 2 * b + 1]
+                m = v if (v > m if largest else v < m) or v != v else m
+                y[p, a, b] = m
+
+
+def max_pool2d_compiled(x, kernel, stride, pads, dilation, out, largest=True, track=True):
+    """(y, arg or None): one compiled pass over x's image planes when no arg-max is needed and
+    the window is 2x2 / stride 2; the NumPy twin otherwise."""
+    if track or not _is_2x2(kernel, stride, pads, dilation):
+        return max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest, track)
+    N, C = x.shape[:2]
+    planes, channel_major = as_planes(x)
+    y, y_planes = new_planes(N, C, out[0], out[1], x.dtype, channel_major)
+    _max_pool_2x2(planes, bool(largest), y_planes)
+    return y, None
+
+
+max_pool2d = pick(max_pool2d_compiled, max_pool2d_numpy)
+max_pool2d_backward = max_pool2d_backward_numpy     # see above: no compiled form paid
+
+
+def max_pool2d_arg(x, memo, kernel, stride, pads, dilation, out, largest=True):
+    """Each window's winning offset i*kw + j, laid out like y (for ``return_indices``): the
+    arg-max kept by the forward, or found again from x when none was kept."""
+    if memo is not None:
+        return memo
+    return max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest)[1]
+
+
+# -- average (and sum) pooling: NumPy in both modes -----------------------------------------
+def window_sum(x, kernel, stride, pads, out):
+    """Sum of x over every window (padding counts as zeros), in x's memory layout."""
+    kh, kw = kernel
+    win = window_view(x, kernel, stride, pads, (1, 1), out, 0.0)
+    y = win[:, :, 0, 0].copy(order="K")
+    for o in range(1, kh * kw):
+        y += win[:, :, o // kw, o % kw]
+    return y
+
+
+def window_sum_backward(g, x_shape, kernel, stride, pads, out, channel_major):
+    """The adjoint of window_sum: every window's g added to each position it covers."""
+    kh, kw = kernel
+    dx, dwin = grad_view(x_shape, g.dtype, kernel, stride, pads, (1, 1), out, channel_major)
+    tiling = is_tiling(kernel, stride, pads, (1, 1))
+    for o in range(kh * kw):
+        if tiling:
+            dwin[:, :, o // kw, o % kw] = g
+        else:
+            dwin[:, :, o // kw, o % kw] += g
+    return dx
+
+
+# -- adaptive max pooling: separable, NumPy in both modes ----------------------------------
+def window_max_first_axis(x, bounds):
+    """Max and first arg-max (absolute index) of x over windows [lo, hi) of its *first* axis.
+
+    x: (L, ...) contiguous  ->  (len(bounds), ...) twice. A running comparison over whole
+    contiguous slices x[k]: NumPy reductions over a short axis, or slices strided along the
+    last one, are many times slower.
+    """
+    best = xp.empty((len(bounds),) + x.shape[1:], x.dtype)
+    arg = xp.empty(best.shape, xp.int64)
+    for i, (lo, hi) in enumerate(bounds):
+        best[i], arg[i] = x[lo], lo
+        for k in range(lo + 1, hi):
+            # strict: ties keep the first position; k only grows, so arg = max(arg, k * wins)
+            xp.maximum(arg[i], xp.multiply(x[k] > best[i], k, dtype=arg.dtype), out=arg[i])
+            xp.maximum(best[i], x[k], out=best[i])
+    return best, arg
+
+
+def window_max_first_axis_backward(d_best, arg, bounds, length):
+    """Adjoint of window_max_first_axis: each window's gradient goes to its arg-max; windows may overlap."""
+    dx = xp.zeros((length,) + d_best.shape[1:], d_best.dtype)
+    for i, (lo, hi) in enumerate(bounds):
+        positions = xp.arange(lo, hi).reshape((-1,) + (1,) * (arg.ndim - 1))
+        dx[lo:hi] += (positions == arg[i]) * d_best[i]
+    return dx
+
+
+def adaptive_max_pool2d(x, rows, cols):
+    """(y (N, C, OH, OW), rowarg, colarg): max over rows[oh] x cols[ow] windows, separably:
+    first over each column window within every row, then over the window's rows (taking the
+    first maximum at both stages gives the row-major first). Each stage works on a copy with
+    the reduced axis first, so its slices are contiguous."""
+    colmax, colarg = window_max_first_axis(xp.ascontiguousarray(x.transpose(3, 0, 1, 2)), cols)   # (OW, N, C, H)
+    y, rowarg = window_max_first_axis(xp.ascontiguousarray(colmax.transpose(3, 0, 1, 2)), rows)   # (OH, OW, N, C)
+    return y.transpose(2, 3, 0, 1), rowarg, colarg
+
+
+def adaptive_max_pool2d_flat_indices(rowarg, colarg, W):
+    """torch's returned indices h*W + w: the winning column of the winning row."""
+    w = xp.take_along_axis(colarg.transpose(1, 2, 0, 3), rowarg.transpose(2, 3, 1, 0), axis=-1)
+    return rowarg.transpose(2, 3, 0, 1) * W + w.transpose(0, 1, 3, 2)
+
+
+def adaptive_max_pool2d_backward(dy, rowarg, colarg, rows, cols, x_shape):
+    """Undo the two stages in reverse: dy to each window's winning row, then each row's
+    gradient to its winning column."""
+    N, C, H, W = x_shape
+    dy_t = xp.ascontiguousarray(dy.transpose(2, 3, 0, 1))                                  # (OH, OW, N, C)
+    dcolmax = window_max_first_axis_backward(dy_t, rowarg, rows, H)                      # (H, OW, N, C)
+    dcolmax = xp.ascontiguousarray(dcolmax.transpose(1, 2, 3, 0))                        # (OW, N, C, H)
+    return window_max_first_axis_backward(dcolmax, colarg, cols, W).transpose(1, 2, 3, 0)  # (N, C, H, W)
