@@ -26,11 +26,43 @@ def _shape_text(out) -> str:
     return "x".join(str(d) for d in dims) if dims else "1"
 
 
+def _pairs(value, n):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def dropped_by_stride(module, input_shape) -> tuple | None:
+    """Rows/columns the stride leaves unread when (W - F + 2P)/S + 1 is not an integer, per spatial dim.
+
+    For a sliding-window layer (conv or pool without ceil_mode) on an input of spatial size W, the
+    windows start at 0, S, 2S, ... and the last full window ends at floor((W + 2P - D(F-1) - 1)/S) S
+    + D(F-1); the remainder (W + 2P - D(F-1) - 1) mod S input rows (or columns) are never read. The
+    layer floors the output size, as torch does; this only reports what the flooring drops.
+    Returns None for other layers, or when nothing is dropped.
+    """
+    kernel = getattr(module, "kernel_size", None)
+    stride = getattr(module, "stride", None)
+    padding = getattr(module, "padding", 0)
+    if kernel is None or stride is None or isinstance(padding, str) or getattr(module, "ceil_mode", False):
+        return None
+    spatial = tuple(input_shape[2:])
+    n = len(spatial)
+    if n == 0:
+        return None
+    try:
+        k, s = _pairs(kernel, n), _pairs(stride, n)
+        p, d = _pairs(padding, n), _pairs(getattr(module, "dilation", 1), n)
+        dropped = tuple((w + 2 * pi - di * (ki - 1) - 1) % si for w, ki, si, pi, di in zip(spatial, k, s, p, d))
+    except TypeError:
+        return None
+    return dropped if any(dropped) else None
+
+
 class SummaryRow:
-    def __init__(self, name, path, kind, output, output_shape, weights, biases, params):
+    def __init__(self, name, path, kind, output, output_shape, weights, biases, params, dropped=None):
         self.name, self.path, self.kind = name, path, kind
         self.output, self.output_shape = output, output_shape
         self.weights, self.biases, self.params = weights, biases, params
+        self.dropped = dropped     # per spatial dim: input rows/cols the stride never reads (None: all read)
 
 
 class Summary:
@@ -48,8 +80,8 @@ class Summary:
 
     def __str__(self) -> str:
         header = ("layer", "module", "type", "output", "weights", "biases", "parameters")
-        body = [(r.name, r.path, r.kind, r.output, f"{r.weights:,}", f"{r.biases:,}", f"{r.params:,}")
-                for r in self.rows]
+        body = [(r.name + (" *" if r.dropped else ""), r.path, r.kind, r.output, f"{r.weights:,}",
+                 f"{r.biases:,}", f"{r.params:,}") for r in self.rows]
         widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
         right = {4, 5, 6}
 
@@ -63,6 +95,13 @@ class Summary:
         lines += [rule, f"Total parameters: {self.total_params:,}",
                   f"Trainable parameters: {self.trainable_params:,}",
                   f"Non-trainable parameters: {self.total_params - self.trainable_params:,}"]
+        for r in self.rows:
+            if r.dropped:
+                what = " and ".join(f"the last {n} {axis}" for n, axis in
+                                    zip(r.dropped[-2:] if len(r.dropped) >= 2 else r.dropped,
+                                        ("row(s)", "column(s)") if len(r.dropped) >= 2 else ("position(s)",)) if n)
+                lines.append(f"* {r.name}: (W - F + 2P)/S + 1 is not an integer; the layer floors it (as torch) "
+                             f"and never reads {what} of its input")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -86,6 +125,9 @@ def summary(model, input_shape, dtype=None, input=None, verbose=None) -> Summary
 
     def record(path):
         def hook(module, args, out):
+            first_in = args[0] if args else None
+            dropped = (dropped_by_stride(module, tuple(first_in.shape))
+                       if isinstance(first_in, Tensor) and first_in.ndim >= 3 else None)
             kind = type(module).__name__
             short = _SHORT.get(kind, kind.lower())
             counters[short] = counters.get(short, 0) + 1
@@ -94,7 +136,7 @@ def summary(model, input_shape, dtype=None, input=None, verbose=None) -> Summary
             first = out[0] if isinstance(out, (tuple, list)) else out
             shape = tuple(first.shape) if isinstance(first, Tensor) else None
             rows.append(SummaryRow(f"{short}{counters[short]}", path or type(model).__name__, kind,
-                                   _shape_text(out), shape, weights, biases, weights + biases))
+                                   _shape_text(out), shape, weights, biases, weights + biases, dropped))
         return hook
 
     for path, m in leaves:
