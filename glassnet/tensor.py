@@ -84,6 +84,11 @@ def _index_array(index):
     return index
 
 
+def _forget_hooks(hooks: dict) -> None:
+    engine.hooked_leaves -= len(hooks)
+    hooks.clear()
+
+
 class _HookHandle:
     """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` unregisters the hook."""
 
@@ -244,7 +249,10 @@ class Tensor:
         """
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        hooks = self.__dict__.setdefault("_post_accumulate_grad_hooks", {})
+        hooks = self.__dict__.get("_post_accumulate_grad_hooks")
+        if hooks is None:
+            hooks = self.__dict__["_post_accumulate_grad_hooks"] = {}
+            weakref.finalize(self, _forget_hooks, hooks)   # the engine counts live hooks only
         key = max(hooks, default=0) + 1
         hooks[key] = hook
         engine.hooked_leaves += 1
