@@ -34,7 +34,7 @@ def test_char_lm_trains_saves_and_generates(tmp_path, capsys):
     out = capsys.readouterr().out
     bpc = float(out.split("held-out: ")[1].split(" bits")[0])
     assert bpc < 2.0   # a repeated two-line file: far below log2(vocabulary) = 4.1 bits
-    checkpoint = tmp_path / "char-lstm" / "last.safetensors"
+    checkpoint, = tmp_path.glob("char-lstm-tiny-*/last.safetensors")     # the run directory names its corpus
     main(["generate", "--checkpoint", str(checkpoint), "--prime", "def ", "--length", "40", "--seed", "1"])
     sample = capsys.readouterr().out
     assert sample.startswith("def ") and len(sample.strip()) >= 40

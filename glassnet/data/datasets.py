@@ -159,7 +159,8 @@ def load_text(path=None, max_chars=None, encoding: str = "utf-8") -> TextCorpus:
     """A character-level corpus from the text file at ``path``.
 
     With no path, the Python standard library's own source files on this machine
-    (no download): a corpus whose samples are easy to judge by eye.
+    (no download): a corpus whose samples are easy to judge by eye. A file that is not text
+    (NUL bytes, or over 1% of it undecodable) is refused with a ValueError.
     """
     if path is None:
         text = python_stdlib_text(max_chars or 2_000_000)
@@ -167,4 +168,18 @@ def load_text(path=None, max_chars=None, encoding: str = "utf-8") -> TextCorpus:
         path = os.fspath(path)
         with open(path, encoding=encoding, errors="replace") as f:
             text = f.read() if max_chars is None else f.read(max_chars)
+        _refuse_binary(text, path, encoding)
     return TextCorpus(text)
+
+
+def _refuse_binary(text: str, path, encoding: str) -> None:
+    """A binary file read as text gives a corpus of noise: NUL characters (which text files
+    never hold) or more than 1% undecodable bytes mean the file is not text."""
+    sample = text[:1_000_000]
+    if "\x00" in sample:
+        raise ValueError(f"load_text: {path} is not text (it holds NUL bytes, first at character "
+                         f"{sample.index(chr(0))}): give a text file")
+    bad = sample.count("\ufffd")
+    if sample and bad > 0.01 * len(sample):
+        raise ValueError(f"load_text: {path} is not text in {encoding} ({bad:,} of {len(sample):,} characters "
+                         f"do not decode): give a text file, or its encoding=")

@@ -26,18 +26,18 @@ def load_classification_data(name: str, layout: str, data_path=None, seed: int =
         return train, test
     if name == "mnist":
         if data_path is None:
-            raise SystemExit("--data mnist needs --data-path DIR with the four MNIST IDX files "
-                             "(train-images-idx3-ubyte[.gz], ...). glassnet downloads nothing.")
+            raise ValueError("MNIST needs the directory holding its four IDX files (train-images-idx3-ubyte[.gz], "
+                             "...; --data-path DIR on the command line): glassnet downloads nothing")
         (Xtr, ytr), (Xte, yte) = data.load_mnist(data_path)
         if layout == "vectors":
             Xtr, Xte = Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1)
         return data.TensorDataset(Xtr, ytr), data.TensorDataset(Xte, yte)
-    raise SystemExit(f"unknown data set {name!r}: choose digits or mnist (or text for char-lstm)")
+    raise ValueError(f"unknown data set {name!r}: choose digits or mnist (or text for char-lstm)")
 
 
 def train_classifier(model_name: str = "mlp", data_name: str = "digits", epochs=None, batch_size: int = 32,
                      lr=None, seed: int = 0, data_path=None, out_dir="runs", progress=None,
-                     resume: bool = True, log=print, report=None) -> dict:
+                     resume: bool = True, log=print, report=None, checkpoint_every_seconds=None) -> dict:
     """Train ``model_name`` on ``data_name``, report test accuracy, save a checkpoint.
 
     ``report``: a path for the HTML training report (``glassnet.report``), about the test set.
@@ -45,10 +45,12 @@ def train_classifier(model_name: str = "mlp", data_name: str = "digits", epochs=
     Returns a dict with the test loss and accuracy, the history, and the checkpoint path.
     """
     if model_name not in CLASSIFIERS:
-        raise SystemExit(f"unknown model {model_name!r}: choose one of {', '.join(CLASSIFIERS)} or char-lstm")
+        raise ValueError(f"unknown model {model_name!r}: choose one of {', '.join(CLASSIFIERS)} or char-lstm")
     build, layout, default_epochs, default_lr = CLASSIFIERS[model_name]
     if model_name == "lenet5" and data_name == "digits":
-        raise SystemExit("lenet5 expects 28x28 images: use --data mnist --data-path DIR (or --model cnn for digits)")
+        raise ValueError("lenet5 expects 28x28 images: train it on MNIST (or the cnn on the digits)")
+    if model_name in ("cnn", "lstm", "gru") and data_name == "mnist":
+        raise ValueError(f"{model_name} is built for the 8x8 digits: train lenet5 or mlp on MNIST")
     backend.manual_seed(seed)
     train_set, test_set = load_classification_data(data_name, layout, data_path, seed)
     if model_name == "mlp" and data_name == "mnist":
@@ -65,7 +67,8 @@ def train_classifier(model_name: str = "mlp", data_name: str = "digits", epochs=
                                         "epochs": epochs, "batch_size": batch_size})
     trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(),
                       scheduler=optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs),
-                      checkpoint_dir=run_dir, progress=progress, log=log, report=report)
+                      checkpoint_dir=run_dir, progress=progress, log=log, report=report,
+                      checkpoint_every_seconds=checkpoint_every_seconds)
     log(f"training {model_name} on {data_name}: {len(train_set)} train / {len(test_set)} test samples, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters, {epochs} epochs")
     started = time.perf_counter()

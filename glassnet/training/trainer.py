@@ -22,6 +22,7 @@ from .. import backend
 from ..autograd import grad_mode
 from ..data.dataloader import DataLoader
 from ..data.dataset import Dataset, TensorDataset, random_split
+from ..distributed.training import DataParallelRun
 from ..io import CheckpointError, load, save
 from ..nn.utils import clip_grad_norm_, clip_grad_value_
 from ..tensor import Tensor
@@ -111,6 +112,8 @@ class Trainer:
         checkpoint_every_steps / checkpoint_every_seconds: also write 'last.safetensors'
             every N optimizer steps / M seconds within an epoch (a kill loses at most that
             much); ``fit`` resumes from such a checkpoint mid-epoch, exactly.
+        checkpoint_metadata: a dict stored in every checkpoint under 'metadata' (what a
+            program needs to use the weights later: a vocabulary, a configuration).
         report: a path (or a ``glassnet.report.TrainingReport``): a self-contained HTML page
             about the run, rewritten at the end of epochs and after the last one.
 
@@ -121,7 +124,7 @@ class Trainer:
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None,
                  clip_grad_norm=None, clip_grad_value=None, checkpoint_dir=None, early_stopping=None,
                  output_transform=None, progress=None, verbose: bool = True, log=print, report=None,
-                 tbptt=None, checkpoint_every_steps=None, checkpoint_every_seconds=None):
+                 tbptt=None, checkpoint_every_steps=None, checkpoint_every_seconds=None, checkpoint_metadata=None):
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
         self.metrics, self.scheduler = tuple(metrics), scheduler
         self.clip_grad_norm, self.clip_grad_value = clip_grad_norm, clip_grad_value
@@ -146,12 +149,14 @@ class Trainer:
             if value is not None and not value > 0:
                 raise ValueError(f"Trainer: {name} must be positive, got {value!r}")
         self.checkpoint_every_steps, self.checkpoint_every_seconds = checkpoint_every_steps, checkpoint_every_seconds
+        self.checkpoint_metadata = checkpoint_metadata
         # the learning rates asked for at construction: resuming with other ones applies them
         self._base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
         self.last_checkpoint, self._checkpoint_epoch, self._checkpoint_step = None, None, None
         self._position = None         # where a mid-epoch checkpoint stopped (set by load_checkpoint)
         self._last_save = time.perf_counter()
         self.stopped_by_time = False
+        self._parallel = None         # a DataParallelRun under mpiexec (glassnet/distributed/training.py)
 
     # ------------------------------------------------------------------ fit
     def fit(self, train_data, epochs=10, batch_size: int = 32, val_data=None, val_split: float = 0.0,
@@ -184,6 +189,9 @@ class Trainer:
         if epochs is None and max_time is None:
             raise ValueError("Trainer.fit: epochs=None trains until max_time runs out; give one of them")
         loader = train if isinstance(train, DataLoader) else DataLoader(train, batch_size, shuffle=shuffle)
+        self._parallel = DataParallelRun.current()      # in a process group: average, shard, write on rank 0
+        if self._parallel is not None:
+            loader = self._parallel.setup(self, train, loader, batch_size, shuffle)
         _check_batches(loader, "Trainer.fit: the training data")
         val_loader = None
         if val_data is not None:
@@ -192,7 +200,8 @@ class Trainer:
             _check_batches(val_loader, "Trainer.fit: the validation data")
         deadline = None if max_time is None else time.perf_counter() + max_time
         self.stopped_by_time = False
-        lock = RunLock(self.checkpoint_dir, self.log) if self.checkpoint_dir is not None else None
+        writes = self.checkpoint_dir is not None and (self._parallel is None or self._parallel.main)
+        lock = RunLock(self.checkpoint_dir, self.log) if writes else None
         if lock is not None:
             lock.acquire()
         try:
@@ -282,6 +291,8 @@ class Trainer:
         """One epoch (or the rest of one, after a mid-epoch checkpoint). Returns the epoch's
         record, or None when ``deadline`` passed first (a checkpoint then holds the position)."""
         self.model.train()
+        if hasattr(getattr(loader, "sampler", None), "set_epoch"):
+            loader.sampler.set_epoch(self.epoch)     # DistributedSampler: this epoch's order, the same on every rank
         resumed, self._position = self._position, None
         if resumed is None:
             # what replays this epoch's order after a mid-epoch checkpoint: the generators now
@@ -337,6 +348,10 @@ class Trainer:
                         return None
         if bar is not None:
             bar.close()
+        if self._parallel is not None:              # the whole data's loss and accuracy, on every rank
+            totals = dict(totals)
+            totals["loss"], totals["seen"], totals["correct"], totals["counted"] = self._parallel.sum_across_ranks(
+                totals["loss"], totals["seen"], totals["correct"], totals["counted"])
         if totals["seen"] == 0:
             raise ValueError("Trainer.fit: the training data yielded no batches this epoch")
         record = {"loss": totals["loss"] / totals["seen"]}
@@ -407,6 +422,8 @@ class Trainer:
         With ``tbptt``, each batch runs window by window with the state carried, as in training.
         """
         data = _as_dataset(data)
+        if self._parallel is not None and not isinstance(data, DataLoader):
+            data = self._parallel.shard(data)       # each rank a disjoint share; the sums are combined below
         loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size)
         _check_batches(loader, "Trainer.evaluate: the data")
         was_training = self.model.training
@@ -440,6 +457,8 @@ class Trainer:
         if bar is not None:
             bar.close()
         self.model.train(was_training)
+        if self._parallel is not None and not isinstance(data, DataLoader):
+            total, seen, correct, counted = self._parallel.sum_across_ranks(total, seen, correct, counted)
         if seen == 0:
             raise ValueError("Trainer.evaluate: the data yielded no batches")
         result = {"loss": total / seen}
@@ -476,7 +495,7 @@ class Trainer:
                            f"({sorted(record)}); pass val_data or val_split for 'val_*' values")
         improved = es.improved(record[es.monitor])
         stop = es.update(self.epoch, record[es.monitor], self.model)
-        if improved and self.checkpoint_dir is not None:
+        if improved and self.checkpoint_dir is not None and (self._parallel is None or self._parallel.main):
             save({"model": self.model.state_dict(), "epoch": self.epoch, es.monitor: record[es.monitor]},
                  self.checkpoint_dir / "best.safetensors")
         return stop
@@ -493,7 +512,10 @@ class Trainer:
     # --------------------------------------------------------- checkpoints
     def save_checkpoint(self, path, loader=None, position=None) -> None:
         """Everything needed to continue exactly: weights, optimizer, scheduler, RNGs, history
-        (and, for a mid-epoch checkpoint, ``position``: where in the epoch it stopped)."""
+        (and, for a mid-epoch checkpoint, ``position``: where in the epoch it stopped).
+        In a process group only rank 0 writes (every rank holds the same weights)."""
+        if self._parallel is not None and not self._parallel.main:
+            return
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -507,6 +529,8 @@ class Trainer:
             state["loader"] = loader.state_dict()
         if position is not None:
             state["position"] = position
+        if self.checkpoint_metadata is not None:
+            state["metadata"] = self.checkpoint_metadata
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         if self.early_stopping is not None:
