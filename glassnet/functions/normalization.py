@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
+from ..kernels import normalization as kernels
 
 
 def _standardize_backward(dx_hat, x_hat, inv_std, axes, m):
@@ -54,9 +55,8 @@ class BatchNorm(Function):
         self.gamma = None if gamma is None else gamma.reshape(bshape)
         self.training = training
         if training:
-            mu = x.mean(axis=self.axes, keepdims=True)
-            xc = x - mu
-            var = (xc * xc).mean(axis=self.axes, keepdims=True)
+            # mean and biased variance per channel; ``centered`` is the kernel's record of x - mu
+            mu, var, self.centered = kernels.batch_stats(x)
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mu.reshape(C).astype(running_mean.dtype, copy=False)
@@ -65,39 +65,35 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
         else:
-            xc = x - running_mean.reshape(bshape).astype(x.dtype, copy=False)
+            mu = running_mean.reshape(bshape).astype(x.dtype, copy=False)
             var = running_var.reshape(bshape).astype(x.dtype, copy=False)
+            self.centered = kernels.center(x, mu)
         self.inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))
-        # y = gamma x_hat + beta = xc * (gamma inv_std) + beta: one per-channel factor, so one
-        # pass over x; x_hat itself is never stored (the backward works from xc, see below)
+        # y = gamma x_hat + beta = (x - mu) * (gamma inv_std) + beta: one per-channel factor,
+        # so one pass over x; x_hat itself is never stored (the backward works from x - mu)
         self.scale = self.inv_std if gamma is None else self.gamma * self.inv_std
-        self.xc = xc
-        y = xc * self.scale
-        if beta is not None:
-            y += beta.reshape(bshape)
-        return y
+        return kernels.affine(self.centered, self.scale, None if beta is None else beta.reshape(bshape))
 
     def backward(self, dy):
-        xc, axes, inv_std, scale, m = self.xc, self.axes, self.inv_std, self.scale, self.m
+        inv_std, scale, m = self.inv_std, self.scale, self.m
         dx = dgamma = dbeta = None
         # per-channel sums over (N, *), computed once: they give dbeta and dgamma, and the
-        # training-mode dx needs exactly these two. With x_hat = xc inv_std, sum(dy x_hat) =
-        # inv_std sum(dy xc): the per-channel inv_std factors out of the sum.
-        sum_dy = dy.sum(axis=axes, keepdims=True)               # dL/dbeta  = sum(dy)
-        sum_dy_xc = (dy * xc).sum(axis=axes, keepdims=True)     # dL/dgamma = inv_std * sum(dy xc)
+        # training-mode dx needs exactly these two. With x_hat = (x - mu) inv_std,
+        # sum(dy x_hat) = inv_std sum(dy (x - mu)): the per-channel inv_std factors out.
+        sum_dy, sum_dy_xc = kernels.channel_sums(dy, self.centered)   # sum(dy), sum(dy (x - mu))
         if self.needs_input_grad[0]:
-            dx = dy * scale                                      # y = x * scale + const per channel
-            if self.training:
-                # _standardize_backward with dx_hat = gamma dy (gamma factors out of both sums):
-                #   dx = (gamma inv_std / m) (m dy - sum(dy) - x_hat sum(dy x_hat))
-                #      = scale dy - (scale / m) sum(dy) - xc (scale inv_std^2 / m) sum(dy xc)
-                dx -= xc * (scale * inv_std * inv_std * sum_dy_xc / m)
-                dx -= scale * sum_dy / m
+            # eval mode: y = x * scale + const per channel, so dx = dy * scale. Training mode:
+            # _standardize_backward with dx_hat = gamma dy (gamma factors out of both sums):
+            #   dx = (gamma inv_std / m) (m dy - sum(dy) - x_hat sum(dy x_hat))
+            #      = dy scale - (x - mu) (scale inv_std^2 / m) sum(dy (x - mu)) - (scale / m) sum(dy)
+            k1 = scale * inv_std * inv_std * sum_dy_xc / m if self.training else None
+            k2 = scale * sum_dy / m if self.training else None
+            dx = kernels.input_grad(dy, self.centered, scale, k1, k2)
         C = dy.shape[1]
         if self.needs_input_grad[1]:
-            dgamma = (inv_std * sum_dy_xc).reshape(C)
+            dgamma = (inv_std * sum_dy_xc).reshape(C)    # dL/dgamma = sum(dy x_hat)
         if self.needs_input_grad[2]:
-            dbeta = sum_dy.reshape(C)
+            dbeta = sum_dy.reshape(C)                    # dL/dbeta  = sum(dy)
         return dx, dgamma, dbeta, None, None           # running statistics get no gradient
 
 
