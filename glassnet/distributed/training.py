@@ -1,0 +1,72 @@
+"""What ``Trainer`` does differently when it runs in a process group of more than one rank.
+
+Under ``mpiexec -n p``, with ``init_process_group`` called, ``Trainer.fit`` (through
+:class:`DataParallelRun`):
+
+* averages gradients across ranks (``DistributedDataParallel``'s hooks on the model's
+  parameters; the model itself is not wrapped, so checkpoints keep its own ``state_dict``
+  keys and load on any number of ranks, one included);
+* gives each rank its shard of the training data (``DistributedSampler``, reshuffled per
+  epoch with the same seed everywhere; ``batch_size`` is per rank, as in torch);
+* sums the epoch's loss and accuracy counts (and evaluation's, over disjoint shards of the
+  evaluation data) across ranks, so every rank logs, schedules and stops early on the
+  same whole-data numbers;
+* shows the progress bar, logs, and writes checkpoints and reports on rank 0 only.
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from . import process_group
+
+
+class DataParallelRun:
+    """This process's place in the job: ``rank``, ``world_size``, ``main`` (rank 0)."""
+
+    def __init__(self):
+        self.rank, self.world_size = process_group.get_rank(), process_group.get_world_size()
+        self.main = self.rank == 0
+        self.ddp = None
+
+    @classmethod
+    def current(cls):
+        """A DataParallelRun inside a process group of two ranks or more, else None (plain training)."""
+        if process_group.is_initialized() and process_group.get_world_size() > 1:
+            return cls()
+        return None
+
+    def setup(self, trainer, train, loader, batch_size, shuffle):
+        """Attach gradient averaging to the trainer's model, quiet the other ranks, shard the data.
+
+        Returns the loader to train with: ``loader`` itself when the caller built it (their
+        DataLoader, their sampler), else one over this rank's DistributedSampler shard.
+        """
+        from ..data.dataloader import DataLoader
+        from ..data.distributed import DistributedSampler
+        from ..nn.parallel import DistributedDataParallel
+        model = trainer.model
+        if isinstance(model, DistributedDataParallel):
+            self.ddp = model
+        else:
+            self.ddp = model.__dict__.get("_data_parallel")
+            if self.ddp is None:
+                self.ddp = DistributedDataParallel(model)
+                object.__setattr__(model, "_data_parallel", self.ddp)   # attach once, however often fit runs
+        if not self.main:
+            trainer.progress, trainer.verbose, trainer.report = False, False, None
+        if loader is train:          # the caller's own DataLoader
+            return loader
+        # the epoch's order: a permutation seeded by seed + epoch (set_epoch, in Trainer._train_epoch),
+        # the same on every rank; seed 0 as torch's sampler, whatever the global seed
+        sampler = DistributedSampler(train, self.world_size, self.rank, shuffle=shuffle, seed=0)
+        return DataLoader(train, batch_size, sampler=sampler, collate_fn=loader.collate_fn)
+
+    def shard(self, dataset):
+        """Every world_size-th sample from this rank's: disjoint shards, no padding (exact sums)."""
+        from ..data.dataset import Subset
+        return Subset(dataset, list(range(self.rank, len(dataset), self.world_size)))
+
+    def sum_across_ranks(self, *values):
+        """The sums over all ranks of a few numbers (one message)."""
+        from .collectives import all_reduce_array
+        total = all_reduce_array(xp.array(values, xp.float64))
+        return [float(v) for v in total]
