@@ -1,0 +1,225 @@
+"""The recurrent step kernels (glassnet/kernels/recurrent.py), compiled and NumPy twin alike,
+against the textbook loops in tests/functions/reference.py.
+
+* every kernel, both twins, called through the whole-sequence primitives (forward and BPTT)
+  over a grid of shapes, lengths, directions and biases, in float64 and in float32;
+* each forward kernel called directly on one step;
+* a speed guard: each compiled kernel beats its NumPy twin by a clear factor (a kernel that
+  silently fell back to scalar code would not).
+"""
+import pathlib
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from glassnet import kernels
+from glassnet.functions import recurrent as R
+from glassnet.kernels import recurrent as K
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
+import reference as ref  # noqa: E402  (tests/functions/reference.py)
+
+TWINS = ["numba", "numpy"]
+SHAPES = [(1, 1, 1, 1), (3, 2, 3, 4), (5, 4, 2, 3)]                 # (T, N, I, H)
+KINDS = ["tanh", "relu", "lstm", "gru", "gru_reset_before"]
+GATES = {"tanh": 1, "relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+
+
+@pytest.fixture
+def twin(request, monkeypatch):
+    """Make the primitives call one twin of every recurrent kernel, whatever the backend."""
+    for name in K.KERNELS:
+        monkeypatch.setattr(K, name, getattr(K, f"{name}_{request.param}"))
+    return request.param
+
+
+def _lengths(T, N, rng):
+    lengths = rng.integers(0, T + 1, N)
+    lengths[0] = T                       # one full sequence, and (N > 2) some of length 0
+    return lengths
+
+
+def _case(kind, T, N, I, H, bias, dtype, rng):
+    G = GATES[kind]
+    a = {"x": rng.standard_normal((T, N, I)), "h0": rng.standard_normal((N, H)),
+         "W_ih": rng.standard_normal((G * H, I)) * 0.6, "W_hh": rng.standard_normal((G * H, H)) * 0.6,
+         "b_ih": rng.standard_normal(G * H) if bias else None, "b_hh": rng.standard_normal(G * H) if bias else None,
+         "dy": rng.standard_normal((T, N, H)), "dh_n": rng.standard_normal((N, H))}
+    if kind == "lstm":
+        a["c0"], a["dc_n"] = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    return {k: (v.astype(dtype) if v is not None else None) for k, v in a.items()}
+
+
+def _run_glassnet(kind, a, lengths, reverse):
+    """Forward and backward of the primitive; every input's gradient."""
+    fn = {"tanh": R.RNN, "relu": R.RNN, "lstm": R.LSTM, "gru": R.GRU, "gru_reset_before": R.GRU}[kind]
+    node = fn()
+    options = dict(lengths=lengths, reverse=reverse)
+    if kind in ("tanh", "relu"):
+        options["nonlinearity"] = kind
+    if kind.startswith("gru"):
+        options["reset_after"] = kind == "gru"
+    states = (a["h0"], a["c0"]) if kind == "lstm" else (a["h0"],)
+    inputs = (a["x"], *states, a["W_ih"], a["W_hh"], a["b_ih"], a["b_hh"])
+    node.needs_input_grad = tuple(v is not None for v in inputs)
+    outputs = node.forward(*inputs, **options)
+    out_grads = (a["dy"], a["dh_n"], a["dc_n"]) if kind == "lstm" else (a["dy"], a["dh_n"])
+    return outputs, node.backward(*out_grads)
+
+
+def _run_reference(kind, a, lengths, reverse):
+    """The reference loops, one sequence at a time (each cut to its length, flipped if reversed)."""
+    T, N, _ = a["x"].shape
+    f64 = {k: (v.astype(np.float64) if v is not None else None) for k, v in a.items()}
+    y = np.zeros(f64["dy"].shape)
+    finals = {"h": np.zeros(f64["h0"].shape), "c": np.zeros(f64["h0"].shape)}
+    grads = {k: np.zeros_like(f64[k]) for k in ("x", "h0", "W_ih", "W_hh")}
+    grads.update(c0=np.zeros(f64["h0"].shape), b_ih=np.zeros(f64["W_hh"].shape[0]),
+                 b_hh=np.zeros(f64["W_hh"].shape[0]))
+    W = (f64["W_ih"], f64["W_hh"], f64["b_ih"], f64["b_hh"])
+    for n in range(N):
+        L = T if lengths is None else int(lengths[n])
+        steps = np.arange(L)[::-1] if reverse else np.arange(L)
+        x, dy, h0 = f64["x"][steps, n:n + 1], f64["dy"][steps, n:n + 1], f64["h0"][n:n + 1]
+        dh_n = f64["dh_n"][n:n + 1]
+        if kind == "lstm":
+            c0, dc_n = f64["c0"][n:n + 1], f64["dc_n"][n:n + 1]
+            hs, cs, _ = ref.lstm_forward(x, h0, c0, *W)
+            dx, dh0, dc0, dW_ih, dW_hh, db = ref.lstm_bptt(x, h0, c0, *W, dy, dh_n, dc_n)
+            db_ih = db_hh = db
+            finals["c"][n], grads["c0"][n] = cs[-1][0], dc0[0]
+        elif kind.startswith("gru"):
+            reset_after = kind == "gru"
+            hs, _ = ref.gru_forward(x, h0, *W, reset_after=reset_after)
+            dx, dh0, dW_ih, dW_hh, db_ih, db_hh = ref.gru_bptt(x, h0, *W, dy, dh_n, reset_after=reset_after)
+        else:
+            hs = ref.rnn_forward(x, h0, *W, nonlinearity=kind)
+            dx, dh0, dW_ih, dW_hh, db = ref.rnn_bptt(x, h0, *W, dy, dh_n, nonlinearity=kind)
+            db_ih = db_hh = db
+        if L:
+            y[steps, n] = np.concatenate(hs[1:])
+            grads["x"][steps, n] = dx[:, 0]
+        finals["h"][n], grads["h0"][n] = hs[-1][0], dh0[0]
+        for key, g in (("W_ih", dW_ih), ("W_hh", dW_hh), ("b_ih", db_ih), ("b_hh", db_hh)):
+            grads[key] += g
+    return y, finals, grads
+
+
+def _compare(kind, a, lengths, reverse, rtol, atol):
+    (y, h_n, *c_n), grads = _run_glassnet(kind, a, lengths, reverse)
+    y_ref, finals, g_ref = _run_reference(kind, a, lengths, reverse)
+    np.testing.assert_allclose(y, y_ref, rtol=rtol, atol=atol, err_msg="y")
+    np.testing.assert_allclose(h_n, finals["h"], rtol=rtol, atol=atol, err_msg="h_n")
+    if c_n:
+        np.testing.assert_allclose(c_n[0], finals["c"], rtol=rtol, atol=atol, err_msg="c_n")
+    names = ["x", "h0", "c0", "W_ih", "W_hh", "b_ih", "b_hh"] if kind == "lstm" else \
+        ["x", "h0", "W_ih", "W_hh", "b_ih", "b_hh"]
+    for name, got in zip(names, grads):
+        if a[name] is None:
+            assert got is None, name
+            continue
+        assert got.dtype == a["x"].dtype, name
+        np.testing.assert_allclose(got, g_ref[name], rtol=rtol, atol=atol, err_msg="d" + name)
+
+
+@pytest.mark.parametrize("twin", TWINS, indirect=True)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}N{}I{}H{}".format(*s))
+@pytest.mark.parametrize("kind", KINDS)
+def test_kernels_match_the_textbook_loop_float64(kind, shape, with_lengths, reverse, bias, twin):
+    rng = np.random.default_rng(abs(hash((kind, shape, with_lengths, reverse, bias))) % 2**32)
+    T, N, I, H = shape
+    a = _case(kind, T, N, I, H, bias, np.float64, rng)
+    lengths = _lengths(T, N, rng) if with_lengths else None
+    _compare(kind, a, lengths, reverse, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("twin", TWINS, indirect=True)
+@pytest.mark.parametrize("kind", KINDS)
+def test_kernels_match_the_textbook_loop_float32(kind, twin):
+    """float32 (the compiled kernels' rational tanh included) within float32 accuracy."""
+    rng = np.random.default_rng(7)
+    a = _case(kind, 6, 5, 4, 7, True, np.float32, rng)
+    _compare(kind, a, np.array([6, 3, 6, 1, 5]), True, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("which", TWINS)
+def test_one_lstm_step_directly(which, dtype):
+    """lstm_forward on one step: the gates, c_t and h_t of reference.lstm_step."""
+    rng = np.random.default_rng(3)
+    N, I, H = 3, 2, 5
+    x, h, c = rng.standard_normal((N, I)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    W_ih, W_hh, b = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H)), rng.standard_normal(4 * H)
+    (i, f, g, o), c_ref, h_ref = ref.lstm_step(x, h, c, W_ih, W_hh, b, None)
+    cast = {k: v.astype(dtype) for k, v in dict(ax=x @ W_ih.T + b, ah=h @ W_hh.T, c_prev=c).items()}
+    gates, c_t, tanh_c, h_t = (np.empty(s, dtype) for s in [(N, 4 * H), (N, H), (N, H), (N, H)])
+    getattr(K, f"lstm_forward_{which}")(cast["ax"], cast["ah"], cast["c_prev"], gates, c_t, tanh_c, h_t)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gates, np.concatenate([i, f, g, o], axis=1), **tol)
+    np.testing.assert_allclose(c_t, c_ref, **tol)
+    np.testing.assert_allclose(tanh_c, np.tanh(c_ref), **tol)
+    np.testing.assert_allclose(h_t, h_ref, **tol)
+
+
+@pytest.mark.parametrize("which", TWINS)
+def test_saturated_gates_stay_finite(which):
+    """Pre-activations of +-1e4 give gates of exactly 0 and 1, no nan and no warning."""
+    N, H = 2, 3
+    ax = np.tile(np.repeat(np.array([1e4, -1e4, 1e4, -1e4], np.float32), H), (N, 1))   # i, f, g, o
+    zeros = np.zeros((N, 4 * H), np.float32)
+    gates, c, tanh_c, h = (np.empty(s, np.float32) for s in [(N, 4 * H), (N, H), (N, H), (N, H)])
+    with np.errstate(all="raise"):
+        getattr(K, f"lstm_forward_{which}")(ax, zeros, np.ones((N, H), np.float32), gates, c, tanh_c, h)
+    np.testing.assert_array_equal(gates[:, :H], 1)          # i
+    np.testing.assert_array_equal(gates[:, H:2 * H], 0)     # f
+    np.testing.assert_array_equal(c, 1)
+
+
+def _speed_args(name, N, H, dtype, rng):
+    """Arguments of a realistic size for each kernel (by its signature)."""
+    def m(*shape):
+        return rng.standard_normal(shape).astype(dtype) * 0.5
+
+    def unit(*shape):                                       # gate values in (0, 1)
+        return rng.uniform(0.05, 0.95, shape).astype(dtype)
+    return {
+        "rnn_tanh_forward": lambda: (m(N, H), m(N, H), m(N, H)),
+        "rnn_relu_forward": lambda: (m(N, H), m(N, H), m(N, H)),
+        "rnn_tanh_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H)),
+        "rnn_relu_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H)),
+        "lstm_forward": lambda: (m(N, 4 * H), m(N, 4 * H), m(N, H), m(N, 4 * H), m(N, H), m(N, H), m(N, H)),
+        "lstm_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H), unit(N, 4 * H), m(N, H), m(N, 4 * H)),
+        "gru_forward": lambda: (m(N, 3 * H), m(N, 3 * H), m(H), m(N, H), m(N, 3 * H), m(N, H), m(N, H)),
+        "gru_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H), unit(N, 3 * H), m(N, H), m(N, 3 * H),
+                                 m(N, 3 * H)),
+        "gru_reset_update_forward": lambda: (m(N, 3 * H), m(N, 2 * H), m(N, H), m(N, 3 * H), m(N, H)),
+        "gru_candidate_forward": lambda: (m(N, 3 * H), m(N, H), m(N, H), unit(N, 3 * H), m(N, H)),
+        "gru_candidate_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H), unit(N, 3 * H), m(N, 3 * H)),
+        "gru_reset_backward": lambda: (m(N, H), m(N, H), unit(N, 3 * H), m(N, 3 * H), m(N, H)),
+    }[name]()
+
+
+def _best_time(fn, args, repeats=7, calls=20):
+    fn(*args)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn(*args)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+@pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels need GLASSNET_KERNELS=numba")
+@pytest.mark.parametrize("name", K.KERNELS)
+def test_compiled_kernel_is_faster_than_its_numpy_twin(name):
+    """float32 at a moderate size (64 sequences x 256 units), best of several repeats."""
+    args = _speed_args(name, 64, 256, np.float32, np.random.default_rng(0))
+    compiled = _best_time(getattr(K, name + "_numba"), [a.copy() for a in args])
+    twin = _best_time(getattr(K, name + "_numpy"), [a.copy() for a in args])
+    assert twin / compiled > 1.5, f"{name}: compiled {compiled * 1e6:.0f} us, NumPy {twin * 1e6:.0f} us"
