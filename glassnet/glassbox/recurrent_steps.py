@@ -36,6 +36,31 @@ def _gates(x_t, h, W_ih, W_hh, b_ih, b_hh):
     return z
 
 
+def cell_step(module, x_t, h, c, W_ih, W_hh, b_ih, b_hh):
+    """One time step of ``module``'s cell in elementary operations -> (h_t, c_t, gates).
+
+    Shared by the single-layer replay below and the stacked / bidirectional one
+    (recurrent_stack.py), so the textbook equations are written once.
+    """
+    kind = type(module).__name__
+    H = W_hh.shape[1]
+    if kind == "LSTM":
+        z = _gates(x_t, h, W_ih, W_hh, b_ih, b_hh)
+        i, f, g, o = (z[:, k * H:(k + 1) * H] for k in range(4))
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        c = f * c + i * g
+        return o * c.tanh(), c, [i, f, g, o]
+    if kind == "GRU":
+        gx = x_t @ W_ih.T + (b_ih if b_ih is not None else 0)
+        gh = h @ W_hh.T + (b_hh if b_hh is not None else 0)
+        r = (gx[:, :H] + gh[:, :H]).sigmoid()
+        u = (gx[:, H:2 * H] + gh[:, H:2 * H]).sigmoid()     # torch's z, the update gate
+        n = (gx[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+        return (1 - u) * n + u * h, c, [r, u, n]
+    z = _gates(x_t, h, W_ih, W_hh, b_ih, b_hh)
+    return (z.relu() if getattr(module, "nonlinearity", "tanh") == "relu" else z.tanh()), c, []
+
+
 def replay(module, x, h0, c0, dy, dh_n, dc_n):
     """Re-run ``module`` (time-major x (T, N, I)) and backpropagate dy (T, N, H), dh_n, dc_n.
 
@@ -55,27 +80,12 @@ def replay(module, x, h0, c0, dy, dh_n, dc_n):
     hs, cs, gates = [], [], []
     with grad_mode.enable_grad():
         for t in range(T):
-            x_t = Tensor._wrap(x[t])
+            h, c, step_gates = cell_step(module, Tensor._wrap(x[t]), h, c, W_ih, W_hh, b_ih, b_hh)
             if kind == "LSTM":
-                z = _gates(x_t, h, W_ih, W_hh, b_ih, b_hh)
-                i, f, g, o = (z[:, k * H:(k + 1) * H] for k in range(4))
-                i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-                c = f * c + i * g
-                h = o * c.tanh()
                 c.retain_grad()
                 cs.append(c)
-                gates.append([i, f, g, o])
-            elif kind == "GRU":
-                gx = x_t @ W_ih.T + (b_ih if b_ih is not None else 0)
-                gh = h @ W_hh.T + (b_hh if b_hh is not None else 0)
-                r = (gx[:, :H] + gh[:, :H]).sigmoid()
-                u = (gx[:, H:2 * H] + gh[:, H:2 * H]).sigmoid()     # torch's z, the update gate
-                n = (gx[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
-                h = (1 - u) * n + u * h
-                gates.append([r, u, n])
-            else:
-                z = _gates(x_t, h, W_ih, W_hh, b_ih, b_hh)
-                h = z.relu() if getattr(module, "nonlinearity", "tanh") == "relu" else z.tanh()
+            if step_gates:
+                gates.append(step_gates)
             h.retain_grad()
             hs.append(h)
         proxy = sum((hs[t] * Tensor._wrap(dy[t])).sum() for t in range(T))
