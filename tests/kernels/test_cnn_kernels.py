@@ -1,0 +1,171 @@
+"""Pooling, ReLU and batch-norm kernels, both twins called directly, against the textbook
+forms in tests/functions/reference.py (float64), in C order and channel-major; and a speed
+guard per compiled kernel against its NumPy twin (a silent fall-back to scalar code is
+slower than NumPy's whole-array passes)."""
+import pathlib
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from glassnet import kernels
+from glassnet.kernels import activation as A
+from glassnet.kernels import normalization as BN
+from glassnet.kernels import pooling as P
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
+import reference as ref  # noqa: E402  (tests/functions/reference.py)
+
+
+def _channel_major(a):
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+POOLS = [  # (shape, kernel, stride, pads, dilation)
+    ((2, 3, 6, 8), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1)),
+    ((2, 3, 7, 9), (2, 2), (2, 2), (0, 0, 0, 0), (1, 1)),      # a row and a column no window covers
+    ((2, 2, 7, 7), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+    ((1, 2, 9, 8), (3, 2), (1, 2), (1, 0, 1, 1), (2, 1)),
+]
+
+
+def _out(shape, kernel, stride, pads, dilation):
+    return tuple((n + lo + hi - d * (k - 1) - 1) // s + 1
+                 for n, k, s, d, lo, hi in zip(shape[2:], kernel, stride, dilation, pads[::2], pads[1::2]))
+
+
+@pytest.mark.parametrize("shape, kernel, stride, pads, dilation", POOLS)
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("largest", [True, False])
+def test_max_pool_twins_match_windows(shape, kernel, stride, pads, dilation, layout, largest):
+    r = np.random.default_rng(0)
+    x = r.standard_normal(shape)
+    x[0, 0, :2, :2] = 0.5                                      # a tie: the first position wins
+    if layout != "C":
+        x = _channel_major(x)
+    out = _out(shape, kernel, stride, pads, dilation)
+    y_ref, dx_of = ref.max_pool2d_by_windows(x, kernel, stride, pads, dilation, largest)
+    dy = r.standard_normal(y_ref.shape)
+    for forward in (P.max_pool2d_numpy, P.max_pool2d_compiled):
+        for track in (True, False):
+            y, arg = forward(x, kernel, stride, pads, dilation, out, largest, track)
+            np.testing.assert_array_equal(y, y_ref)
+            if not any(pads):                                # y keeps x's layout
+                assert y.strides == np.empty_like(x, shape=y.shape).strides
+            if track:
+                dx = P.max_pool2d_backward(dy, arg, x.shape, kernel, stride, pads, dilation, out, layout != "C")
+                np.testing.assert_allclose(dx, dx_of(dy), rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, pads", [((2, 3, 6, 8), (2, 2), (2, 2), (0, 0, 0, 0)),
+                                                         ((2, 2, 7, 6), (3, 2), (2, 1), (1, 1, 0, 1))])
+def test_window_sum_matches_windows(shape, kernel, stride, pads):
+    r = np.random.default_rng(1)
+    x = _channel_major(r.standard_normal(shape))
+    out = _out(shape, kernel, stride, pads, (1, 1))
+    y_ref, dx_of = ref.avg_pool2d_by_windows(x, kernel, stride, pads, 1)
+    np.testing.assert_allclose(P.window_sum(x, kernel, stride, pads, out), y_ref, rtol=1e-13)
+    dy = r.standard_normal(y_ref.shape)
+    np.testing.assert_allclose(P.window_sum_backward(dy, shape, kernel, stride, pads, out, True), dx_of(dy),
+                               rtol=1e-13)
+
+
+@pytest.mark.parametrize("layout", ["C", "channel-major", "2-d"])
+def test_relu_twins_match_reference(layout):
+    r = np.random.default_rng(2)
+    x = r.standard_normal((3, 4) if layout == "2-d" else (2, 3, 4, 5))
+    x.flat[:3] = 0.0                                          # the kink: slope 0 there, as torch
+    dy = r.standard_normal(x.shape)
+    if layout == "channel-major":
+        x, dy = _channel_major(x), _channel_major(dy)
+    for relu, backward in ((A.relu_numpy, A.relu_backward_numpy), (A.relu_compiled, A.relu_backward_compiled)):
+        y = relu(x)
+        np.testing.assert_array_equal(y, ref.relu(x))
+        assert y.strides == x.strides                        # the layout is kept
+        dx = backward(dy, y)
+        np.testing.assert_array_equal(dx, ref.relu_backward(dy, x))
+        assert dx.strides == x.strides
+
+
+BN_TWINS = [(BN.batch_stats_numpy, BN.affine_numpy, BN.channel_sums_numpy, BN.input_grad_numpy),
+            (BN.batch_stats_compiled, BN.affine_compiled, BN.channel_sums_compiled, BN.input_grad_compiled)]
+
+
+@pytest.mark.parametrize("shape", [(16, 5), (4, 3, 5, 6)])
+@pytest.mark.parametrize("twin", [0, 1])
+def test_batch_norm_twins_match_formula(shape, twin):
+    """The steps, composed as functions/normalization.py composes them, give the formula's y
+    and the chain rule's dx, dgamma, dbeta."""
+    stats, affine, sums, input_grad = BN_TWINS[twin]
+    r = np.random.default_rng(3)
+    x, dy = 2 + 3 * r.standard_normal(shape), r.standard_normal(shape)
+    C, eps = shape[1], 1e-5
+    gamma, beta = r.standard_normal(C), r.standard_normal(C)
+    bshape = (1, C) + (1,) * (len(shape) - 2)
+    m = x.size // C
+    mu, var, centered = stats(x)
+    inv_std = 1 / np.sqrt(var + eps)
+    scale = gamma.reshape(bshape) * inv_std
+    np.testing.assert_allclose(affine(centered, scale, beta.reshape(bshape)), ref.batch_norm_train(x, gamma, beta, eps),
+                               rtol=1e-10, atol=1e-12)
+    s1, s2 = sums(dy, centered)
+    dx = input_grad(dy, centered, scale, scale * inv_std ** 2 * s2 / m, scale * s1 / m)
+    dx_ref, dgamma_ref, dbeta_ref = ref.batch_norm_backward(x, gamma, eps, dy)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose((inv_std * s2).reshape(C), dgamma_ref, rtol=1e-10)
+    np.testing.assert_allclose(s1.reshape(C), dbeta_ref, rtol=1e-10)
+
+
+# -- speed guards -----------------------------------------------------------------------------
+def _best(fn, repeats=7):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+compiled_only = pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
+
+
+def _faster(compiled, twin):
+    """The compiled kernel beats its NumPy twin (best of several; one retry against noise)."""
+    for _ in range(2):
+        c, t = _best(compiled), _best(twin)
+        if c < t:
+            return True
+    raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {t * 1e3:.3f} ms: "
+                         f"a fall-back to scalar code?")
+
+
+@compiled_only
+def test_compiled_max_pool_is_faster_than_its_twin():
+    x = _channel_major(np.random.default_rng(4).standard_normal((64, 8, 28, 28)).astype(np.float32))
+    g = ((2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (14, 14))
+    assert _faster(lambda: P.max_pool2d_compiled(x, *g, True, False), lambda: P.max_pool2d_numpy(x, *g, True, False))
+
+
+@compiled_only
+def test_compiled_relu_is_faster_than_its_twin():
+    x = _channel_major(np.random.default_rng(5).standard_normal((64, 8, 28, 28)).astype(np.float32))
+    dy = _channel_major(np.random.default_rng(6).standard_normal(x.shape).astype(np.float32))
+    y = A.relu_numpy(x)
+    assert _faster(lambda: A.relu_compiled(x), lambda: A.relu_numpy(x))
+    assert _faster(lambda: A.relu_backward_compiled(dy, y), lambda: A.relu_backward_numpy(dy, y))
+
+
+@compiled_only
+def test_compiled_batch_norm_is_faster_than_its_twin():
+    r = np.random.default_rng(7)
+    x, dy = r.standard_normal((256, 512)).astype(np.float32), r.standard_normal((256, 512)).astype(np.float32)
+    scale = np.ones((1, 512), np.float32)
+
+    def steps(stats, affine, sums, input_grad):
+        mu, var, centered = stats(x)
+        affine(centered, scale, None)
+        s1, s2 = sums(dy, centered)
+        input_grad(dy, centered, scale, s2, s1)
+    assert _faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
