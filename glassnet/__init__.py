@@ -21,8 +21,11 @@ from . import distributed  # noqa: E402  (mpi4py is imported only when a process
 from .io import load, load_torch, save  # noqa: E402
 from .glassbox import explain, summary  # noqa: E402
 from .training import Trainer  # noqa: E402
+from . import threads  # noqa: E402
+from .threads import get_num_threads, set_num_threads  # noqa: E402
 from . import models  # noqa: E402
 from . import sampling  # noqa: E402
+from . import onnx  # noqa: E402  (gn.onnx.export; the onnx package is imported only when exporting)
 from . import lessons  # noqa: E402  (the notes' worked examples; lesson modules load on first use)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (gn.autograd.functional)
 
@@ -36,10 +39,11 @@ __all__ = [
     "linspace", "log", "log_softmax", "matmul", "maximum", "mean", "minimum", "numel", "ones",
     "ones_like", "rand", "randint", "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack",
     "sum", "tanh", "tensor", "where", "zeros", "zeros_like", "nn", "optim", "data", "load", "load_torch", "save",
-    "explain", "summary", "Trainer", "models", "sampling", "lessons", "manual_seed", "long", "double", "float",
-    "__version__",
+    "explain", "summary", "Trainer", "models", "sampling", "onnx", "lessons", "manual_seed", "long", "double", "float",
+    "__version__", "set_num_threads", "get_num_threads",
 ]
 
+threads.adapt()   # BLAS threads: one per core that other programs leave free (see threads.py)
 allocator.tune()  # reuse freed large blocks instead of page-faulting them back in (see allocator.py)
 
 
