@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=_positive(float), default=30.0, metavar="SECONDS",
                    help="also write the checkpoint this often within an epoch (a kill loses at most this much)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--distributed", action="store_true",
+                   help="one rank of a data-parallel job: mpiexec -n N glassnet train --distributed")
     t.add_argument("--report", default=None, metavar="FILE.html",
                    help="write a self-contained HTML training report, updated during training")
 
@@ -130,8 +132,8 @@ def _summary(name: str) -> None:
 
 
 def _explain() -> None:
-    from .glassbox.worked_examples import notes_sigmoid_network
-    print(notes_sigmoid_network())
+    from .glassbox.worked_examples import notes_sigmoid_network_text
+    print(notes_sigmoid_network_text())
 
 
 class _SubParser(argparse.ArgumentParser):
@@ -168,6 +170,9 @@ def _check_train_arguments(parser, args) -> None:
 def _train(parser, args) -> int:
     progress = False if args.quiet else None
     _check_train_arguments(parser, args)
+    if args.distributed:          # a rank of an mpiexec job (glassnet/distributed/command_line.py)
+        from .distributed.command_line import join_job
+        join_job()
     if args.model == "char-lstm" and args.report:
         parser.error("--report is written for the classifiers (mlp, cnn, lstm, gru, lenet5), not char-lstm")
     if args.model == "char-lstm":
@@ -181,6 +186,9 @@ def _train(parser, args) -> int:
                          lr=args.lr, seed=args.seed, data_path=args.data_path, out_dir=args.out,
                          progress=progress, resume=not args.fresh, report=args.report,
                          checkpoint_every_seconds=args.checkpoint_every)
+    if args.distributed:
+        from .distributed.command_line import leave_job
+        leave_job()
     return 0
 
 

@@ -275,3 +275,15 @@ def test_ctrl_c_stops_cleanly_and_names_the_last_checkpoint(tmp_path):
     assert "interrupted" in err and str(checkpoint) in err and "resume" in err
     assert not (tmp_path / "cnn-digits" / "train.lock").exists()
     assert gn.load(checkpoint)["epoch"] >= 1
+
+
+def test_explain_says_what_the_loss_and_target_are(capsys):
+    """The printed 0.7783 can be reproduced by hand from what the command itself says."""
+    import math
+    import re
+    main(["explain"])
+    out = capsys.readouterr().out
+    assert "target t = 0" in out and "binary cross-entropy" in out and "natural log" in out
+    y, loss = map(float, re.search(r"L = -ln\(1 - ([0-9.]+)\) = ([0-9.]+)", out).groups())
+    assert y == 0.5408 and loss == 0.7783
+    assert round(-math.log(1 - y), 3) == round(loss, 3)     # by hand, from the printed (rounded) output
