@@ -12,6 +12,7 @@ number and then aborts the whole job (``MPI_Abort``), as ``python -m mpi4py`` do
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import traceback
 
@@ -66,9 +67,22 @@ def init_process_group(backend: str = "mpi", init_method=None, world_size: int =
             raise ValueError(f"init_process_group: {name}={asked} was asked for, but mpiexec started this "
                              f"process as {name} {actual} (rank {world.Get_rank()} of {world.Get_size()})")
     _world = world
-    if world.Get_size() > 1 and _previous_excepthook is None:
-        _previous_excepthook = sys.excepthook
-        sys.excepthook = _abort_on_uncaught
+    if world.Get_size() > 1:
+        if _previous_excepthook is None:
+            _previous_excepthook = sys.excepthook
+            sys.excepthook = _abort_on_uncaught
+        _announce_ranks(world)
+
+
+def _announce_ranks(world) -> None:
+    """Rank 0 prints which process is which rank: a rank killed outright (SIGKILL, out of memory)
+    cannot say so itself, and MPICH's mpiexec names only the dead process's PID."""
+    here = (socket.gethostname(), os.getpid())
+    everyone = world.allgather(here)
+    if world.Get_rank() == 0:
+        ranks = ", ".join(f"rank {r} = pid {pid} on {host}" for r, (host, pid) in enumerate(everyone))
+        sys.stderr.write(f"glassnet.distributed: {len(everyone)} ranks: {ranks}\n")
+        sys.stderr.flush()
 
 
 def _abort_on_uncaught(kind, value, tb) -> None:
