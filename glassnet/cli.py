@@ -114,9 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_non_negative_int, default=0, help="the same seed gives the same text")
 
     e = sub.add_parser("experiment", help="run one of the notes' experiments", formatter_class=_Formatter)
-    e.add_argument("name", choices=["vanishing-gradients"])
-    e.add_argument("--out", default="vanishing_gradients.png", help="where to save the plot")
-    e.add_argument("--steps", type=_positive(int), default=None, help="training steps per model and length")
+    from .experiments import EXPERIMENTS
+    e.add_argument("name", choices=list(EXPERIMENTS))
+    e.add_argument("--out", default=None, help="where to save the plot (default: NAME.png, e.g. batch_norm.png)")
+    e.add_argument("--steps", type=_positive(int), default=None,
+                   help="training steps (vanishing-gradients: per model and length; exploding-gradients: per run)")
 
     from . import commands
     for module in commands.load():
@@ -252,8 +254,14 @@ def _dispatch(parser, args) -> int:
         print(generate_from_checkpoint(args.checkpoint, args.prime, args.length, args.temperature,
                                        args.top_k, args.seed, log=lambda line: print(line, file=sys.stderr)))
     elif args.command == "experiment":
-        from .experiments.vanishing_gradients import run as run_vanishing
-        run_vanishing(out=args.out, steps=args.steps)
+        import inspect
+
+        from .experiments import default_output, module
+        run_experiment = module(args.name).run
+        if args.steps is not None and "steps" not in inspect.signature(run_experiment).parameters:
+            parser.error(f"--steps does not apply to experiment {args.name}")
+        run_experiment(out=args.out or default_output(args.name),
+                       **({"steps": args.steps} if args.steps is not None else {}))
     else:
         from . import commands
         for module in commands.load():
