@@ -55,7 +55,11 @@ def cell_step(module, x_t, h, c, W_ih, W_hh, b_ih, b_hh):
         gh = h @ W_hh.T + (b_hh if b_hh is not None else 0)
         r = (gx[:, :H] + gh[:, :H]).sigmoid()
         u = (gx[:, H:2 * H] + gh[:, H:2 * H]).sigmoid()     # torch's z, the update gate
-        n = (gx[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+        if getattr(module, "reset_after", True):       # torch's form: r scales W_hn h + b_hn
+            n = (gx[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+        else:                                           # Cho et al.: r scales h before W_hn
+            b_hn = b_hh[2 * H:] if b_hh is not None else 0
+            n = (gx[:, 2 * H:] + (r * h) @ W_hh[2 * H:].T + b_hn).tanh()
         return (1 - u) * n + u * h, c, [r, u, n]
     z = _gates(x_t, h, W_ih, W_hh, b_ih, b_hh)
     return (z.relu() if getattr(module, "nonlinearity", "tanh") == "relu" else z.tanh()), c, []

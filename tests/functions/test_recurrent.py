@@ -35,11 +35,24 @@ def test_lstm_gradcheck(reverse, lengths, rng):
     assert gn.gradcheck(lambda *a: R.LSTM.apply(*a, lengths=lengths, reverse=reverse), inputs)
 
 
+@pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
-def test_gru_gradcheck(reverse, lengths, rng):
+def test_gru_gradcheck(reverse, lengths, reset_after, rng):
     inputs = _inputs(rng, 3)
-    assert gn.gradcheck(lambda *a: R.GRU.apply(*a, lengths=lengths, reverse=reverse), inputs)
+    assert gn.gradcheck(lambda *a: R.GRU.apply(*a, lengths=lengths, reverse=reverse, reset_after=reset_after),
+                        inputs)
+
+
+@pytest.mark.parametrize("which", ["ih", "hh"])
+def test_gru_reset_before_with_one_bias_gradcheck(which, rng):
+    x, h, w_ih, w_hh, b_ih, b_hh = _inputs(rng, 3)
+
+    def fn(x, h, w_ih, w_hh, bias):
+        biases = (bias, None) if which == "ih" else (None, bias)
+        return R.GRU.apply(x, h, w_ih, w_hh, *biases, reset_after=False)
+
+    assert gn.gradcheck(fn, (x, h, w_ih, w_hh, b_ih if which == "ih" else b_hh))
 
 
 @pytest.mark.parametrize("fn", [R.RNN, R.GRU, R.LSTM])
@@ -62,6 +75,12 @@ def test_cell_gradcheck(cell, gates, rng):
     assert gn.gradcheck(cell, (x, h, w_ih, w_hh, b_ih, b_hh))
 
 
+def test_gru_cell_reset_before_gradcheck(rng):
+    x, h, w_ih, w_hh, b_ih, b_hh = rng.tensor(N, I), rng.tensor(N, H), rng.tensor(3 * H, I), \
+        rng.tensor(3 * H, H), rng.tensor(3 * H), rng.tensor(3 * H)
+    assert gn.gradcheck(lambda *a: F.gru_cell(*a, reset_after=False), (x, h, w_ih, w_hh, b_ih, b_hh))
+
+
 def test_lstm_cell_gradcheck(rng):
     x, h, c = rng.tensor(N, I), rng.tensor(N, H), rng.tensor(N, H)
     w = (rng.tensor(4 * H, I), rng.tensor(4 * H, H), rng.tensor(4 * H), rng.tensor(4 * H))
@@ -76,10 +95,12 @@ def test_stacked_bidirectional_functional_gradcheck(rng):
         params += [rng.tensor(3 * H, layer_in), rng.tensor(3 * H, H), rng.tensor(3 * H), rng.tensor(3 * H)]
     h0 = rng.tensor(4, N, H)
 
-    def fn(x, h0, *p):
-        return F.gru(x, h0, p, num_layers=2, bidirectional=True, batch_first=True, lengths=LENGTHS)
+    for reset_after in (True, False):
+        def fn(x, h0, *p):
+            return F.gru(x, h0, p, num_layers=2, bidirectional=True, batch_first=True, lengths=LENGTHS,
+                         reset_after=reset_after)
 
-    assert gn.gradcheck(fn, (x, h0, *params))
+        assert gn.gradcheck(fn, (x, h0, *params))
 
 
 def test_sigmoid_gates_do_not_overflow():

@@ -1,5 +1,7 @@
 """RNN, LSTM, GRU and cells as modules: torch parity (outputs, states and every gradient),
 parameter names and counts, lengths semantics, dropout, and error messages."""
+import math
+
 import numpy as np
 import pytest
 from gen_rnn import CELL_CASES, MODULE_CASES  # tests/fixtures is on sys.path (conftest)
@@ -232,3 +234,52 @@ def test_packed_input_equals_lengths(mode):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
     y_p.sum().backward()                 # differentiable through pack and pad
     assert x.grad is not None and np.all(x.grad.numpy()[0, 2:] == 0)
+
+
+def _one_step_gru(reset_after):
+    """GRUCell(1, 1) with chosen weights, one step from h = 0.5 with x = 1."""
+    cell = nn.GRUCell(1, 1, reset_after=reset_after).double()
+    cell.load_state_dict({"weight_ih": np.array([[0.5], [-1.0], [2.0]]),      # W_ir, W_iz, W_in
+                          "weight_hh": np.array([[1.0], [0.5], [-1.5]]),      # W_hr, W_hz, W_hn
+                          "bias_ih": np.array([0.1, 0.2, -0.3]), "bias_hh": np.array([0.0, -0.1, 0.4])})
+    return cell(gn.tensor([[1.0]]), gn.tensor([[0.5]])).item()
+
+
+def test_gru_reset_before_one_step_by_hand():
+    """Cho et al.'s GRU: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)."""
+    sigmoid = lambda a: 1 / (1 + math.exp(-a))        # noqa: E731
+    r = sigmoid(0.5 * 1 + 0.1 + 1.0 * 0.5 + 0.0)       # sigma(1.1)   = 0.750260
+    z = sigmoid(-1.0 * 1 + 0.2 + 0.5 * 0.5 - 0.1)      # sigma(-0.65) = 0.342990
+    n = math.tanh(2.0 * 1 - 0.3 + -1.5 * (r * 0.5) + 0.4)           # tanh(1.537305) = 0.911666
+    assert _one_step_gru(reset_after=False) == pytest.approx((1 - z) * n + z * 0.5, rel=1e-12)   # 0.770469
+    assert _one_step_gru(reset_after=False) == pytest.approx(0.7704691206361867, rel=1e-12)
+    # torch's form on the same weights: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) = tanh(1.437409)
+    n_after = math.tanh(2.0 * 1 - 0.3 + r * (-1.5 * 0.5 + 0.4))
+    assert _one_step_gru(reset_after=True) == pytest.approx((1 - z) * n_after + z * 0.5, rel=1e-12)  # 0.758320
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_gru_reset_before_layer_equals_its_cell_step_by_step(bidirectional):
+    """nn.GRU(reset_after=False) over a sequence = GRUCell(reset_after=False) applied step by step
+    with the same weights (forward direction), and the state_dict keys are torch's."""
+    gn.manual_seed(3)
+    layer = nn.GRU(3, 4, bidirectional=bidirectional, reset_after=False).double()
+    assert list(layer.state_dict())[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    cell = nn.GRUCell(3, 4, reset_after=False).double()
+    cell.load_state_dict({k[:-3]: v for k, v in layer.state_dict().items() if k.endswith("_l0")})
+    x = gn.tensor(np.random.default_rng(0).standard_normal((5, 2, 3)))
+    y, _ = layer(x)
+    h = gn.zeros(2, 4, dtype=gn.float64)
+    for t in range(5):
+        h = cell(x[t], h)
+        np.testing.assert_allclose(y.numpy()[t, :, :4], h.numpy(), rtol=1e-12, atol=1e-14)
+    default = nn.GRU(3, 4, bidirectional=bidirectional).double()
+    default.load_state_dict(layer.state_dict())
+    assert not np.allclose(default(x)[0].numpy(), y.numpy())   # the two forms differ
+
+
+def test_gru_reset_after_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"GRU: reset_after must be True or False, got 'yes'"):
+        nn.GRU(3, 4, reset_after="yes")
+    with pytest.raises(TypeError, match=r"GRUCell: reset_after must be True or False, got 1"):
+        nn.GRUCell(3, 4, reset_after=1)

@@ -35,7 +35,7 @@ def _as_lengths(lengths):
 
 
 def _stack(mode, input, hx, params, has_biases, num_layers, dropout, training, bidirectional,
-           batch_first, lengths, nonlinearity="tanh"):
+           batch_first, lengths, nonlinearity="tanh", reset_after=True):
     x = input.transpose(0, 1) if batch_first else input
     lengths = _as_lengths(lengths)
     D = 2 if bidirectional else 1
@@ -56,7 +56,7 @@ def _stack(mode, input, hx, params, has_biases, num_layers, dropout, training, b
                 y, h, c = R.LSTM.apply(x, h, c0[k] if c0 is not None else None, *w, **options)
                 c_n.append(c)
             elif mode == "gru":
-                y, h = R.GRU.apply(x, h, *w, **options)
+                y, h = R.GRU.apply(x, h, *w, reset_after=reset_after, **options)
             else:
                 y, h = R.RNN.apply(x, h, *w, nonlinearity=nonlinearity, **options)
             outs.append(y)
@@ -90,10 +90,12 @@ def lstm(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, training
 
 
 def gru(input, hx, params, has_biases=True, num_layers=1, dropout=0.0, training=False, bidirectional=False,
-        batch_first=False, lengths=None):
-    """GRU -> output, h_n. Shapes as :func:`rnn`."""
+        batch_first=False, lengths=None, reset_after=True):
+    """GRU -> output, h_n. Shapes as :func:`rnn`. ``reset_after`` (Keras's name; torch has only
+    the True form): whether the reset gate scales the recurrent product, r * (W_hn h + b_hn)
+    (True, torch's), or the state before it, W_hn (r * h) + b_hn (False, Cho et al.'s)."""
     return _stack("gru", input, hx, params, has_biases, num_layers, dropout, training, bidirectional,
-                  batch_first, lengths)
+                  batch_first, lengths, reset_after=reset_after)
 
 
 # one step = a sequence of length 1, through the same primitives
@@ -118,6 +120,6 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     return _cell(R.LSTM, input, (h, c), w_ih, w_hh, b_ih, b_hh)
 
 
-def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
-    """One GRU step: h -> h'."""
-    return _cell(R.GRU, input, (hx,), w_ih, w_hh, b_ih, b_hh)[0]
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+    """One GRU step: h -> h' (``reset_after`` as in :func:`gru`)."""
+    return _cell(R.GRU, input, (hx,), w_ih, w_hh, b_ih, b_hh, reset_after=reset_after)[0]

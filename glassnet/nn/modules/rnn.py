@@ -130,7 +130,7 @@ class RNNBase(Module):
         if self.mode == "LSTM":
             output, hidden = F.lstm(input, hx, *args)
         elif self.mode == "GRU":
-            output, hidden = F.gru(input, hx, *args)
+            output, hidden = F.gru(input, hx, *args, reset_after=self.reset_after)
         else:
             output, hidden = F.rnn(input, hx, *args, nonlinearity="relu" if self.mode == "RNN_RELU" else "tanh")
         if not batched:
@@ -226,17 +226,35 @@ class GRU(RNNBase):
 
         r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
         z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
-        n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
+        n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))      reset_after=True (torch's)
+        n_t = tanh (W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn)      reset_after=False (Cho et al.)
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
-    r, z, n the reset, update and new gates. Args, forward and returns as :class:`RNN`.
+    r, z, n the reset, update and new gates. The update gate z weighs the previous state
+    h_{t-1} and 1 - z the candidate n, in both forms (as torch and Keras; the notes'
+    000_f1a626c8fa66bc36.txt, "Gated Recurrent Unit", write it the other way round,
+    h_t = (1 - z_t) h_{t-1} + z_t g_t: the same model with z relabelled 1 - z).
+
+    Args, forward and returns as :class:`RNN`, plus
+        reset_after: True (default): the reset gate scales the recurrent product, as torch,
+            so one matrix product per step serves all three gates. False: it scales h_{t-1}
+            before its product with W_hn, as Cho et al. (2014) and the notes. Keras's name;
+            torch has no such argument (its GRU is the True form). The parameters, their
+            names and shapes are the same in both forms.
     weight_ih_l{k} is W_ir|W_iz|W_in stacked: (3*hidden_size, input_size) for k = 0.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None):
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None,
+                 reset_after: bool = True):
+        if not isinstance(reset_after, bool):
+            raise TypeError(f"GRU: reset_after must be True or False, got {reset_after!r}")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          dtype)
+        self.reset_after = reset_after
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
 
 class RNNCellBase(Module):
@@ -321,7 +339,7 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step (equations as :class:`GRU`).
+    """One GRU step (equations and ``reset_after`` as :class:`GRU`).
 
     Forward ``(input, hx=None)``: input (N, input_size) or (input_size,), hx (N, hidden_size)
     or None (zeros) -> h' (N, hidden_size).
@@ -329,7 +347,16 @@ class GRUCell(RNNCellBase):
 
     _gates = 3
 
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None, reset_after: bool = True):
+        if not isinstance(reset_after, bool):
+            raise TypeError(f"GRUCell: reset_after must be True or False, got {reset_after!r}")
+        super().__init__(input_size, hidden_size, bias, dtype)
+        self.reset_after = reset_after
+
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx)
-        h = F.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h = F.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, reset_after=self.reset_after)
         return h if batched else h.squeeze(0)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
