@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: tuple[str, ...] = ("report", "lesson")
+MODULES: tuple[str, ...] = ("report", "lesson", "inspect", "convert")
 
 
 def load():

@@ -128,6 +128,8 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, 
     numel = 1
     for s in size:
         numel *= s
+    if numel == 0 and storage.reader.lazy:
+        return storage.reader.describe(storage, size)
     if numel == 0:
         bfloat16 = storage.type.name == "BFloat16Storage"
         return xp.zeros(size, dtype=xp.float32 if bfloat16 else xp.dtype(storage.type.dtype))
@@ -139,6 +141,8 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, 
     if numel > max(MAX_EXPANSION * storage.numel, 2**20):
         raise TorchFileError(f"gn.load_torch: a tensor of size {size} claims {numel} elements from a storage "
                              f"of {storage.numel} (an expanded view); save it with .contiguous()")
+    if storage.reader.lazy:
+        return storage.reader.describe(storage, size)
     data = storage.array()
     view = xp.lib.stride_tricks.as_strided(data[storage_offset:], shape=size,
                                            strides=[st * data.itemsize for st in stride], writeable=False)
@@ -226,11 +230,25 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return storage
 
 
+class TensorInfo(collections.namedtuple("TensorInfo", ["shape", "dtype", "storage", "nbytes"])):
+    """What ``inspect_torch`` gives for a tensor: its shape, NumPy dtype name (``bfloat16`` kept
+    as its own name), the storage it views and that storage's size in bytes; no data is read."""
+
+    __slots__ = ()
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
 class _ArchiveReader:
     """The zip archive: checks every entry's name and size, reads only what is declared."""
 
-    def __init__(self, path: pathlib.Path, zf: zipfile.ZipFile):
-        self.path, self.zf = path, zf
+    def __init__(self, path: pathlib.Path, zf: zipfile.ZipFile, lazy: bool = False):
+        self.path, self.zf, self.lazy = path, zf, lazy
         self.file_size = path.stat().st_size
         pickles = []
         for info in zf.infolist():
@@ -274,6 +292,21 @@ class _ArchiveReader:
                                  f"{info.file_size} bytes, found {len(data)}")
         return data
 
+    def describe(self, storage: "_Storage", size: tuple) -> TensorInfo:
+        """A tensor's description, its storage's declared size checked without reading it."""
+        itemsize = xp.dtype(storage.type.dtype).itemsize
+        name = f"{self.prefix}/data/{storage.key}"
+        try:
+            info = self.zf.getinfo(name)
+        except KeyError:
+            raise TorchFileError(f"gn.load_torch: {self.path} refers to storage '{storage.key}', which the "
+                                 f"archive does not contain") from None
+        if info.file_size != storage.numel * itemsize:
+            raise TorchFileError(f"gn.load_torch: {self.path} entry '{name}' holds {info.file_size} bytes, "
+                                 f"expected exactly {storage.numel * itemsize}")
+        dtype = "bfloat16" if storage.type.name == "BFloat16Storage" else xp.dtype(storage.type.dtype).name
+        return TensorInfo(size, dtype, storage.key, info.file_size)
+
     def read_pickle(self) -> bytes:
         return self._read(self.pickle_info.filename, MAX_PICKLE_BYTES)
 
@@ -309,7 +342,16 @@ def load_torch(path, map_location=None, weights_only: bool = True):
     if weights_only is not True:
         raise ValueError("gn.load_torch: weights_only must be True; glassnet never runs code from a file "
                          f"(got weights_only={weights_only!r})")
-    path = pathlib.Path(path)
+    return _unpickle(pathlib.Path(path), lazy=False)
+
+
+def inspect_torch(path):
+    """The object a torch file holds, each tensor as a ``TensorInfo`` (shape, dtype, storage,
+    bytes): what ``glassnet inspect`` lists. The same checks as ``load_torch``; no tensor data is read."""
+    return _unpickle(pathlib.Path(path), lazy=True)
+
+
+def _unpickle(path: pathlib.Path, lazy: bool):
     with open(path, "rb") as f:
         head = f.read(8)
     if head[:4] != b"PK\x03\x04":
@@ -325,7 +367,7 @@ def load_torch(path, map_location=None, weights_only: bool = True):
     except zipfile.BadZipFile as error:
         raise TorchFileError(f"gn.load_torch: {path} is a damaged zip file: {error}") from None
     with zf:
-        reader = _ArchiveReader(path, zf)
+        reader = _ArchiveReader(path, zf, lazy=lazy)
         import io
         unpickler = _RestrictedUnpickler(io.BytesIO(reader.read_pickle()), reader)
         try:
