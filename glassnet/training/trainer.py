@@ -18,7 +18,7 @@ import pathlib
 import sys
 import time
 
-from .. import backend
+from .. import backend, threads
 from ..autograd import grad_mode
 from ..data.dataloader import DataLoader
 from ..data.dataset import Dataset, TensorDataset, random_split
@@ -291,6 +291,7 @@ class Trainer:
         """One epoch (or the rest of one, after a mid-epoch checkpoint). Returns the epoch's
         record, or None when ``deadline`` passed first (a checkpoint then holds the position)."""
         self.model.train()
+        threads.adapt(min_interval=1.0)     # BLAS threads for the cores other programs leave free now
         if hasattr(getattr(loader, "sampler", None), "set_epoch"):
             loader.sampler.set_epoch(self.epoch)     # DistributedSampler: this epoch's order, the same on every rank
         resumed, self._position = self._position, None

@@ -1,0 +1,202 @@
+"""How many threads glassnet's math uses: ``gn.set_num_threads(n)`` / ``gn.get_num_threads()``.
+
+The heavy lifting is NumPy's BLAS (OpenBLAS in NumPy's wheels), whose worker threads
+split every matrix product. On a machine whose cores are shared (a laptop with a browser
+open, a CI runner, other jobs), a product split over all cores waits for the slowest
+thread, and a descheduled worker makes every small product wait for a whole time slice:
+training slows by an order of magnitude rather than by the share of CPU lost.
+
+glassnet therefore sets the BLAS thread count itself, through OpenBLAS's C API found in
+the library NumPy has already loaded (``openblas_set_num_threads``; the environment
+variable ``OPENBLAS_NUM_THREADS`` only works before NumPy is first imported):
+
+* ``gn.set_num_threads(n)`` as in torch: n threads for BLAS (and Numba, if it runs
+  parallel kernels) from now on.
+* The default, applied on ``import glassnet`` unless ``GLASSNET_NUM_THREADS`` or one of the
+  usual ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` variables says otherwise: one
+  thread per core that other programs leave free (the kernel's count of runnable threads,
+  less this process's own), at least one, so that glassnet does not split its products
+  over cores it would have to wait for. ``gn.threads.adapt()`` re-checks (the Trainer
+  calls it at the start of every epoch; at most once a second).
+
+Without OpenBLAS (NumPy built on Accelerate or MKL), the counts are recorded but BLAS is
+left to its own settings.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import pathlib
+
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
+            "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads64_",
+            "openblas_get_num_threads")
+_ENV = ("GLASSNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_blas = None            # (setter, getter) once found, False when there is no OpenBLAS to talk to
+_requested = None       # what set_num_threads was last asked for (None: the automatic default)
+
+
+def _loaded_openblas_paths():
+    """Paths of OpenBLAS libraries mapped into this process (Linux), else NumPy's bundled ones."""
+    import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
+    paths = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1] if line.rstrip().count(" ") >= 5 else ""
+                if "openblas" in path.lower() and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    if not paths:
+        root = pathlib.Path(numpy.__file__).parent
+        for folder in (root.parent / "numpy.libs", root / ".dylibs", root.parent / "numpy" / ".libs"):
+            paths += [str(p) for p in sorted(folder.glob("*openblas*"))]
+    return paths
+
+
+def _find_blas():
+    global _blas
+    if _blas is None:
+        _blas = False
+        for path in _loaded_openblas_paths():
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            setter = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
+            getter = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+                _blas = (setter, getter)
+                break
+    return _blas
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (its affinity mask, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _apply(n: int) -> None:
+    blas = _find_blas()
+    if blas:
+        blas[0](n)
+    import sys
+    numba = sys.modules.get("numba")        # only if already imported: threads are a cost, not a need
+    if numba is not None:
+        try:
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except (ValueError, AttributeError):
+            pass
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for BLAS products (and Numba's parallel kernels), as ``torch.set_num_threads``.
+
+    This turns the automatic choice off (see the module docstring) until
+    ``set_num_threads(None)`` turns it back on.
+    """
+    global _requested, _last_applied
+    if n is None:
+        _requested = None
+        adapt()
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    _requested = n
+    _apply(n)
+    _last_applied = n
+
+
+def get_num_threads() -> int:
+    """The number of threads BLAS products use now."""
+    blas = _find_blas()
+    if blas:
+        return int(blas[1]())
+    return _requested or _automatic()
+
+
+def _from_environment():
+    for name in _ENV:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def _own_running_threads() -> int:
+    """Threads of this process that are runnable now (they count in the machine's load)."""
+    count = 0
+    try:
+        for stat in pathlib.Path("/proc/self/task").glob("*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            count += fields[0] == "R"
+    except OSError:
+        return 0
+    return count
+
+
+def other_running() -> float:
+    """How many threads of other programs are running now.
+
+    Linux: the kernel's count of runnable threads (/proc/loadavg, fourth field), minus this
+    process's own, averaged over three readings 2 ms apart: an instantaneous view, where
+    the load average takes a minute to notice a program that has just started. Elsewhere:
+    the 1-minute load average, less one for this process.
+    """
+    import time
+    readings = []
+    for i in range(3):
+        try:
+            with open("/proc/loadavg") as f:
+                running = int(f.read().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            readings = None
+            break
+        readings.append(max(running - _own_running_threads(), 0))
+        if i < 2:
+            time.sleep(0.002)
+    if readings:
+        return sum(readings) / len(readings)
+    try:
+        return max(os.getloadavg()[0] - 1.0, 0.0)
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def _automatic() -> int:
+    """One thread per core that other programs leave free (at least one)."""
+    cores = cpu_count()
+    return max(1, min(cores, int(cores - other_running() + 0.5)))
+
+
+_last_applied = None
+
+
+_last_check = -1e9
+
+
+def adapt(min_interval: float = 0.0) -> int:
+    """Apply the automatic thread count now, unless the user or the environment set one;
+    ``min_interval``: seconds within which a second call keeps the last choice. Returns the
+    count in use."""
+    import time
+    global _last_applied, _last_check
+    fixed = _requested if _requested is not None else _from_environment()
+    if fixed is None and _last_applied is not None and time.monotonic() - _last_check < min_interval:
+        return _last_applied
+    _last_check = time.monotonic()
+    n = fixed if fixed is not None else _automatic()
+    if n != _last_applied:
+        _apply(n)
+        _last_applied = n
+    return n

@@ -1,0 +1,49 @@
+"""gn.set_num_threads / gn.get_num_threads, and the automatic choice on a busy machine."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import glassnet as gn
+from glassnet import threads
+
+
+@pytest.fixture
+def restore_threads():
+    yield
+    gn.set_num_threads(None)
+
+
+def test_set_and_get_num_threads(restore_threads):
+    gn.set_num_threads(1)
+    assert gn.get_num_threads() == 1
+    if threads.cpu_count() >= 2:
+        gn.set_num_threads(2)
+        assert gn.get_num_threads() == 2
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads: expected a positive integer"):
+            gn.set_num_threads(bad)
+
+
+def test_the_environment_fixes_the_count():
+    code = "import glassnet as gn; print(gn.get_num_threads())"
+    env = dict(os.environ, GLASSNET_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "1", out.stderr
+
+
+def test_busy_cores_get_fewer_threads(restore_threads):
+    """With as many spinning programs as cores, glassnet takes one BLAS thread, not all cores."""
+    cores = threads.cpu_count()
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.5)
+        assert threads.other_running() >= cores - 0.5
+        gn.set_num_threads(None)                   # back to the automatic choice
+        assert threads.adapt() == 1 and gn.get_num_threads() == 1
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
