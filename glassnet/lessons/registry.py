@@ -103,3 +103,13 @@ def run(name: str) -> LessonResult:
     board = Board()
     les.fn(board)
     return LessonResult(les.name, les.title, les.sources, board.values, board.checks, board)
+
+
+def table_markdown() -> str:
+    """The lessons as a Markdown table (the README's list is this text; a test keeps them equal)."""
+    rows = ["| lesson | what it replays | from |", "|---|---|---|"]
+    for les in all_lessons():
+        files = ", ".join(dict.fromkeys(f.split("_")[0] for f, _ in les.sources))
+        title = les.title.replace("|", "\\|")
+        rows.append(f"| `{les.name}` | {title} | {files} |")
+    return "\n".join(rows)

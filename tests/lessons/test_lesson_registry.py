@@ -71,3 +71,10 @@ def test_cli_list_and_one_lesson(capsys, tmp_path):
     assert main(["lesson", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no lesson named 'nope'" in err and "Traceback" not in err and err.count("\n") <= 2
+
+
+def test_readme_lists_every_lesson():
+    import pathlib
+    from glassnet.lessons.registry import table_markdown
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert table_markdown() in readme, "README's lesson table is stale: paste glassnet.lessons.registry.table_markdown()"
