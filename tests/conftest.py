@@ -88,4 +88,16 @@ def fixtures(request):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: end-to-end runs (deselect with -m 'not slow')")
+    config.addinivalue_line("markers", "slow: end-to-end runs, skipped by default (run them with -m slow)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The default run (no -m) leaves the slow end-to-end jobs out, to stay within minutes on
+    two shared cores; `python -m pytest -m slow` runs only them (CI runs both, .ci/run), and
+    any -m expression (e.g. -m "slow or not slow") chooses for itself."""
+    if config.option.markexpr:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
