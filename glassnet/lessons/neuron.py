@@ -121,3 +121,34 @@ def sigmoid_chain(board):
     board.show("W3", W3, key="W3_new")
     with_new = nn.BCELoss()(model(x), y_true)
     board.show("loss after the update", with_new, key="loss_after")
+
+
+@lesson("cost-functions", "Cost functions: the mean squared error, binary and categorical cross-entropy",
+        ("002", "2.2 BACKWARD PROPAGATION"), ("000", "Binary-crossentropy vs categorical-crossentropy"))
+def cost_functions(board):
+    board.step("Regression: 002 writes C = sum_i (y_hat_i - y_i) / m")
+    y_hat, y = t([3.0, 1.0]), t([2.0, 2.0])
+    board.show("y_hat", y_hat)
+    board.show("y", y)
+    mean_error = ((y_hat - y).sum() / 2).item()
+    mse = F.mse_loss(y_hat, y)
+    board.show("the notes' formula, sum(y_hat - y)/m", mean_error, key="mean_error")
+    board.show("F.mse_loss = sum((y_hat - y)^2)/m", mse, key="mse")
+    board.note("002's regression cost has lost its square: errors of +1 and -1 cancel to a cost of 0 for a "
+               "model that is wrong on both samples. The mean squared error (F.mse_loss, torch's) is what "
+               "regression minimises; the notes' own toy CNN in 001 uses L = 1/2 sum (y - y_hat)^2.")
+    board.step("Binary cross-entropy: BCE(t, o) = -(t log o + (1 - t) log(1 - o))")
+    o, tt = t([0.9, 0.2, 0.6]), t([1.0, 0.0, 1.0])
+    bce = F.binary_cross_entropy(o, tt)
+    board.show("o", o)
+    board.show("t", tt)
+    board.show("F.binary_cross_entropy (mean over the 3)", bce, key="bce")
+    board.step("Categorical cross-entropy: CCE(t, o) = -sum_x t(x) log o(x), with one-hot t")
+    logits = t([[2.0, 0.5, -1.0]])
+    p = F.softmax(logits, dim=1)
+    cce = F.cross_entropy(logits, t([0]).long())
+    board.show("o = softmax(logits)", p, key="p")
+    board.show("F.cross_entropy(logits, class 0) = -log o(0)", cce, key="cce")
+    board.note("000 labels -sum_t y_t log(y_hat_t) 'Binary crossentropy'; with one-hot y over several classes "
+               "it is the categorical cross-entropy (its own next heading). glassnet's F.cross_entropy takes "
+               "logits and applies the softmax itself; F.binary_cross_entropy takes probabilities.")

@@ -62,6 +62,9 @@ def output_size(board):
             board.note(f"Not an integer: the last window would run off the input. The layer floors to {got} "
                        f"(as torch), dropping the last {(w - f + 2 * p) % s} row(s) and column(s) of the input; "
                        f"003 says the result 'should be an integer', and gn.summary marks such a layer.")
+        if w == 55 and f == 3:
+            board.note("001 writes this one as 'Output Size = (55-3) + 1 = 26/2 + 1 = 27': the division by the "
+                       "stride is misplaced in the first step; (55 - 3)/2 + 1 = 27.")
         if notes is None:
             board.show(f"{kind} layer output", got)
         else:

@@ -134,7 +134,9 @@ def gradient_clipping(board):
                float(g @ by_norm / np.linalg.norm(g) / np.linalg.norm(by_norm)), key="cos_norm")
     board.note("001 describes both in one breath ('normalize ... and clip the gradient value to a range'); they "
                "differ: clipping by value bends the direction, clipping by norm keeps it. torch's norm clipping "
-               "divides by ||g|| + 1e-6, so the clipped norm is 0.7 to six decimals, not exactly.")
+               "divides by ||g|| + 1e-6, so the clipped norm is 0.7 to six decimals, not exactly. 001 also calls "
+               "truncated backpropagation 'gradient clipping'; they are different remedies: truncation stops "
+               "the product of Jacobians after k steps, clipping rescales the gradient after it is computed.")
 
 
 def _cell_weights(hidden: int, inputs: int, gates: int):

@@ -44,6 +44,9 @@ def batch_norm(board):
     board.values["y"] = y.numpy()
     board.show("output mean per map (= beta)", y.mean(dim=(0, 2, 3)), key="out_mean")
     board.show("output std per map (~ gamma)", y.numpy().std(axis=(0, 2, 3)), key="out_std")
+    board.note("001 says 'the parameters gamma & beta shift the mean and standard deviation respectively': it is "
+               "the other way round, as its next line says and the numbers above show: the output of each map "
+               "has mean beta and standard deviation gamma (gamma scales, beta shifts).")
     board.step("Running statistics for evaluation")
     board.show("running_mean = 0.9 * 0 + 0.1 * mu", bn.running_mean, key="running_mean")
     board.show("running_var = 0.9 * 1 + 0.1 * unbiased var", bn.running_var, key="running_var")

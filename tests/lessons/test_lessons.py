@@ -363,3 +363,12 @@ def test_gru_step():
     v = run("gru-step").values
     np.testing.assert_allclose(v["cell_h"].ravel(), (1 - z) * n + z * h0)
     np.testing.assert_allclose(v["h_notes"].ravel(), h0 * (1 - z) + z * n_notes)
+
+
+def test_cost_functions():
+    v = run("cost-functions").values
+    assert v["mean_error"] == 0.0 and v["mse"] == pytest.approx(((3 - 2) ** 2 + (1 - 2) ** 2) / 2)
+    o, t_ = np.array([0.9, 0.2, 0.6]), np.array([1.0, 0.0, 1.0])
+    assert v["bce"] == pytest.approx(-np.mean(t_ * np.log(o) + (1 - t_) * np.log(1 - o)))
+    z = np.array([2.0, 0.5, -1.0])
+    assert v["cce"] == pytest.approx(-np.log(np.exp(z[0]) / np.exp(z).sum()))
