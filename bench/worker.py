@@ -39,6 +39,7 @@ def main() -> None:
         import numpy as fw
     else:
         import glassnet as fw
+        fw.allocator.tune()           # what glassnet's training commands do (glassnet/allocator.py)
     # one threaded GEMM first, so the BLAS library's per-thread buffers (a fixed cost of each
     # framework, tens of MB) count in the baseline and not in the workload's peak
     a = fw.ones((512, 512))

@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 threads.adapt()   # BLAS threads: one per core that other programs leave free (see threads.py)
-allocator.tune()  # reuse freed large blocks instead of page-faulting them back in (see allocator.py)
 
 
 def manual_seed(seed: int):

@@ -172,6 +172,8 @@ def _check_train_arguments(parser, args) -> None:
 def _train(parser, args) -> int:
     progress = False if args.quiet else None
     _check_train_arguments(parser, args)
+    from . import allocator
+    allocator.tune()              # a training process reuses its large blocks (see allocator.py)
     if args.distributed:          # a rank of an mpiexec job (glassnet/distributed/command_line.py)
         from .distributed.command_line import join_job
         join_job()
