@@ -417,11 +417,14 @@ class Trainer:
                     "inf, and the loss function's domain (e.g. BCELoss needs probabilities in [0, 1]).")
         return f"Lower the learning rate (now {lr:g}), clip gradients, or check the inputs."
 
-    def evaluate(self, data, batch_size: int = 256) -> dict:
+    def evaluate(self, data, batch_size: int = 256, max_time=None) -> dict:
         """Mean loss (and accuracy) over ``data`` in eval mode, without recording a graph.
 
         With ``tbptt``, each batch runs window by window with the state carried, as in training.
+        ``max_time``: stop after this many seconds (at least one batch or window is evaluated);
+        the result then has ``complete`` False. ``targets`` counts the target values evaluated.
         """
+        deadline = None if max_time is None else time.perf_counter() + max_time
         data = _as_dataset(data)
         if self._parallel is not None and not isinstance(data, DataLoader):
             data = self._parallel.shard(data)       # each rank a disjoint share; the sums are combined below
@@ -433,11 +436,15 @@ class Trainer:
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
-            bar = tqdm(total=len(loader), desc="evaluating", leave=False, unit="batch")
+            bar = tqdm(total=len(loader), desc="evaluating", leave=False,
+                       unit="batch" if self.tbptt is None else "window")
+        cut = False
         with grad_mode.no_grad():
-            for x, y in loader:
+            for index, (x, y) in enumerate(loader):
                 state = None
-                for xw, yw, _ in self._windows(x, y):
+                if bar is not None and self.tbptt is not None and index == 0:
+                    bar.total = len(loader) * self.tbptt.num_windows(x)
+                for xw, yw, last in self._windows(x, y):
                     if self.tbptt is None:
                         out, loss = self._forward_loss(xw, yw)
                     else:
@@ -453,8 +460,14 @@ class Trainer:
                     if "accuracy" in self.metrics:
                         c, k = accuracy_counts(out._data, yw._data, getattr(self.loss_fn, "ignore_index", -100))
                         correct, counted = correct + c, counted + k
-                if bar is not None:
-                    bar.update(1)
+                    if bar is not None and (self.tbptt is not None or last):
+                        bar.update(1)
+                    if deadline is not None and time.perf_counter() >= deadline and not (
+                            last and index == len(loader) - 1):
+                        cut = True
+                        break
+                if cut:
+                    break
         if bar is not None:
             bar.close()
         self.model.train(was_training)
@@ -465,6 +478,8 @@ class Trainer:
         result = {"loss": total / seen}
         if "accuracy" in self.metrics:
             result["accuracy"] = correct / max(counted, 1)
+        if max_time is not None:
+            result.update(targets=seen, complete=not cut)
         return result
 
     def predict(self, inputs, batch_size: int = 256) -> Tensor:

@@ -383,3 +383,15 @@ def test_max_time_stops_mid_epoch_with_a_checkpoint(tmp_path):
     state = gn.load(tmp_path / "last.safetensors")
     assert int(state["global_step"]) == trainer.global_step and int(state["position"]["window"]) > 0
     assert any("time budget reached" in line for line in lines)
+
+
+def test_evaluate_within_a_time_limit_says_how_much_it_read():
+    x, y = _streams(n=4, length=40)
+    model = _TinyLM()
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), _lm_loss, tbptt=10, metrics=(),
+                         progress=False, verbose=False)
+    cut = trainer.evaluate((x, y), batch_size=4, max_time=0.0)
+    assert cut["complete"] is False and cut["targets"] == 4 * 10          # one window, then the time was up
+    whole = trainer.evaluate((x, y), batch_size=4, max_time=60.0)
+    assert whole["complete"] is True and whole["targets"] == 4 * 40
+    assert "complete" not in trainer.evaluate((x, y), batch_size=4)
