@@ -23,3 +23,7 @@ class ShapeError(ValueError):
 
 def _short_repr(module) -> str:
     return f"{type(module).__name__}({module.extra_repr()})"
+
+
+class CheckpointError(ValueError):
+    """The file is not a readable checkpoint (corrupt, truncated, of an unsupported or unsafe format)."""
