@@ -6,6 +6,10 @@ from one step to the next, so the model sees context beyond ``bptt`` characters,
 is *detached* at every step: gradients flow back at most ``bptt`` steps. That is the
 truncation: the cost of a step stays O(bptt) however long the stream is, at the price of
 not learning dependencies longer than the window from the gradient.
+
+``batchify`` and ``windows`` are the stream helpers; :class:`TBPTT` is the same truncation
+as an option of the :class:`~glassnet.training.Trainer` (``Trainer(..., tbptt=64)``), which
+the char-LM job (``char_lm.py``) uses.
 """
 from __future__ import annotations
 

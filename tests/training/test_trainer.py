@@ -395,3 +395,25 @@ def test_evaluate_within_a_time_limit_says_how_much_it_read():
     whole = trainer.evaluate((x, y), batch_size=4, max_time=60.0)
     assert whole["complete"] is True and whole["targets"] == 4 * 40
     assert "complete" not in trainer.evaluate((x, y), batch_size=4)
+
+
+def test_checkpoint_every_seconds_writes_within_an_epoch(tmp_path):
+    """A kill loses at most the interval: with checkpoint_every_seconds, steps inside the
+    first epoch are already on disk when the run stops."""
+    from glassnet.training import TrainingInterrupted
+    calls = []
+
+    def slow_loss(out, y):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        time.sleep(0.05)
+        return gn.nn.functional.cross_entropy(out, y)
+
+    model = _mlp()
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), slow_loss, progress=False, verbose=False,
+                         checkpoint_dir=tmp_path, checkpoint_every_seconds=0.01)
+    with pytest.raises(TrainingInterrupted):
+        trainer.fit(_digits_subset(320), epochs=1, batch_size=32)
+    state = gn.load(tmp_path / "last.safetensors")
+    assert int(state["epoch"]) == 0 and int(state["global_step"]) == 3 and int(state["position"]["batch"]) == 3
