@@ -49,7 +49,6 @@ class BatchNorm(Function):
     def forward(self, x, gamma=None, beta=None, running_mean=None, running_var=None,
                 training=False, momentum=0.1, eps=1e-5):
         C = x.shape[1]
-        self.axes = (0,) + tuple(range(2, x.ndim))   # reduce in place: no (N*H*W, C) copy
         self.m = x.size // C if C else 0
         bshape = (1, C) + (1,) * (x.ndim - 2)         # per-channel values broadcast over N and *
         self.gamma = None if gamma is None else gamma.reshape(bshape)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp
 from ..kernels import pooling as kernels
-from ..kernels.layout import is_channel_major
 
 
 class MaxPool2d(Function):
@@ -32,7 +31,7 @@ class MaxPool2d(Function):
         self.geometry = (tuple(kernel), tuple(stride), tuple(pads), tuple(dilation), out)
         # y = each window's max; ``winners`` = what the kernel keeps to find which x that was
         y, self.winners = kernels.max_pool2d(x, *self.geometry, largest=largest, track=self.needs_input_grad[0])
-        self.shape, self.channel_major = x.shape, is_channel_major(x)
+        self.x_like = kernels.describe(x)          # what dx must look like
         if not return_indices:
             return y
         arg = kernels.max_pool2d_arg(x, self.winners, *self.geometry, largest=largest)
@@ -51,7 +50,7 @@ class MaxPool2d(Function):
         # notes' "1 if Rz was the max, 0 otherwise", 004_8b5327ce3312dd82.txt, "Image Example:
         # Backpropagation"), so dx = dy at each window's arg-max, 0 elsewhere. Windows that
         # overlap (stride < kernel) may pick the same x: their dy add up.
-        return kernels.max_pool2d_backward(dy, self.winners, self.shape, *self.geometry, self.channel_major)
+        return kernels.max_pool2d_backward(dy, self.winners, self.x_like, *self.geometry)
 
 
 class AvgPool2d(Function):
@@ -63,7 +62,7 @@ class AvgPool2d(Function):
 
     def forward(self, x, kernel, stride, pads=(0, 0, 0, 0), out=None, divisor=1):
         self.geometry = (tuple(kernel), tuple(stride), tuple(pads), out)
-        self.shape, self.divisor, self.channel_major = x.shape, divisor, is_channel_major(x)
+        self.x_like, self.divisor = kernels.describe(x), divisor
         y = kernels.window_sum(x, *self.geometry)
         if not (isinstance(divisor, (int, float)) and divisor == 1):
             y /= xp.asarray(divisor, dtype=x.dtype)
@@ -73,7 +72,7 @@ class AvgPool2d(Function):
         # each x in a window contributes x / divisor to y: dL/dx = sum over the windows holding x
         # of dy / divisor
         g = dy / xp.asarray(self.divisor, dtype=dy.dtype)
-        return kernels.window_sum_backward(g, self.shape, *self.geometry, self.channel_major)
+        return kernels.window_sum_backward(g, self.x_like, *self.geometry)
 
 
 def adaptive_bounds(size: int, out: int):

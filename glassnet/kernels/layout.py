@@ -17,6 +17,12 @@ def is_channel_major(x) -> bool:
     return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
 
 
+def describe(x):
+    """(shape, channel_major): what a gradient for x must look like, for a backward pass
+    that builds dx from scratch."""
+    return tuple(x.shape), is_channel_major(x)
+
+
 def as_planes(x):
     """(planes (P, H, W) contiguous, channel_major): x's image planes in memory order
     (a view when x is C-ordered or channel-major, else a C-ordered copy)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..backend import xp
 from . import jit, pick
-from .layout import as_planes, new_planes
+from .layout import as_planes, describe, new_planes  # noqa: F401  (describe: for functions/)
 from .windows import crop2d, pad2d, windows
 
 
@@ -82,9 +82,11 @@ def max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest=True, track
     return y, arg
 
 
-def max_pool2d_backward_numpy(dy, arg, x_shape, kernel, stride, pads, dilation, out, channel_major):
-    """dx: dy added at each window's arg-max, one whole-array op per kernel offset."""
+def max_pool2d_backward_numpy(dy, arg, x_like, kernel, stride, pads, dilation, out):
+    """dx (shaped and stored like x: ``x_like`` = layout.describe(x)): dy added at each window's
+    arg-max, one whole-array op per kernel offset."""
     kh, kw = kernel
+    x_shape, channel_major = x_like
     dx, dwin = grad_view(x_shape, dy.dtype, kernel, stride, pads, dilation, out, channel_major)
     tiling = is_tiling(kernel, stride, pads, dilation)
     for o in range(kh * kw):
@@ -161,9 +163,11 @@ def window_sum(x, kernel, stride, pads, out):
     return y
 
 
-def window_sum_backward(g, x_shape, kernel, stride, pads, out, channel_major):
-    """The adjoint of window_sum: every window's g added to each position it covers."""
+def window_sum_backward(g, x_like, kernel, stride, pads, out):
+    """The adjoint of window_sum: every window's g added to each position it covers
+    (dx shaped and stored like x: ``x_like`` = layout.describe(x))."""
     kh, kw = kernel
+    x_shape, channel_major = x_like
     dx, dwin = grad_view(x_shape, g.dtype, kernel, stride, pads, (1, 1), out, channel_major)
     tiling = is_tiling(kernel, stride, pads, (1, 1))
     for o in range(kh * kw):

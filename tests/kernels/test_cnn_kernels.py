@@ -54,7 +54,7 @@ def test_max_pool_twins_match_windows(shape, kernel, stride, pads, dilation, lay
             if not any(pads):                                # y keeps x's layout
                 assert y.strides == np.empty_like(x, shape=y.shape).strides
             if track:
-                dx = P.max_pool2d_backward(dy, arg, x.shape, kernel, stride, pads, dilation, out, layout != "C")
+                dx = P.max_pool2d_backward(dy, arg, P.describe(x), kernel, stride, pads, dilation, out)
                 np.testing.assert_allclose(dx, dx_of(dy), rtol=1e-15)
 
 
@@ -67,7 +67,7 @@ def test_window_sum_matches_windows(shape, kernel, stride, pads):
     y_ref, dx_of = ref.avg_pool2d_by_windows(x, kernel, stride, pads, 1)
     np.testing.assert_allclose(P.window_sum(x, kernel, stride, pads, out), y_ref, rtol=1e-13)
     dy = r.standard_normal(y_ref.shape)
-    np.testing.assert_allclose(P.window_sum_backward(dy, shape, kernel, stride, pads, out, True), dx_of(dy),
+    np.testing.assert_allclose(P.window_sum_backward(dy, P.describe(x), kernel, stride, pads, out), dx_of(dy),
                                rtol=1e-13)
 
 
