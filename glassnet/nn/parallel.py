@@ -97,6 +97,7 @@ class DistributedDataParallel(Module):
         self._handles = [p.register_post_accumulate_grad_hook(self._on_grad_ready) for _, p in self._named]
         self._round = None                   # state of the reduction of the backward now running
         self.comm_wait_seconds = 0.0         # time spent waiting for reductions after backward (all steps)
+        self.last_overlap_window = 0.0       # last backward: seconds from the first reduction's start to its end
 
     # ------------------------------------------------------------ construction
     def _check_same_model(self) -> None:
@@ -202,6 +203,7 @@ class DistributedDataParallel(Module):
             if bucket.ready < len(bucket.params):
                 return
             bucket.request = self._comm.Iallreduce(MPI.IN_PLACE, bucket.flat, op=MPI.SUM)
+            state.setdefault("first_started", time.perf_counter())
             state["next"] += 1
 
     def _progress(self) -> None:
@@ -217,6 +219,8 @@ class DistributedDataParallel(Module):
         state, self._round = self._round, None
         if state is None:
             return
+        # how long reductions could run alongside the backward (the benchmark's overlap window)
+        self.last_overlap_window = time.perf_counter() - state.get("first_started", time.perf_counter())
         used = state["used"]
         unused = [(i, n) for i, (n, p) in enumerate(self._named) if id(p) not in used]
         for bucket in self._buckets:
