@@ -17,7 +17,10 @@ from .process_group import _mpi, get_rank, init_process_group
 
 
 def join_job() -> None:
-    init_process_group("mpi")
+    try:
+        init_process_group("mpi")
+    except RuntimeError as error:          # no mpi4py: the CLI's two-line error, not a traceback
+        raise SystemExit(f"glassnet: error: --distributed: {error}") from None
     MPI = _mpi()
     MPI._set_abort_status(1)              # until leave_job: exiting aborts every rank (mpi4py's mechanism)
     if get_rank() != 0:

@@ -1,5 +1,6 @@
 """gn.distributed in one process (world size 1), and the errors of using it wrongly."""
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -71,3 +72,13 @@ def test_sync_batch_norm_without_a_group_is_batch_norm():
     plain, synced = nn.BatchNorm1d(3), nn.SyncBatchNorm(3)
     np.testing.assert_array_equal(plain(x).numpy(), synced(x).numpy())
     np.testing.assert_array_equal(plain.running_var.numpy(), synced.running_var.numpy())
+
+
+def test_distributed_cli_without_mpi4py_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    monkeypatch.setitem(sys.modules, "mpi4py.MPI", None)
+    from glassnet.distributed.command_line import join_job
+    with pytest.raises(SystemExit, match=r"^glassnet: error: --distributed: glassnet.distributed needs mpi4py .*"
+                                         r"pip install 'glassnet\[mpi\]'"):
+        join_job()
+    assert not dist.is_initialized()
