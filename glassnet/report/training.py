@@ -39,7 +39,8 @@ class TrainingReport:
             checkpoint as 'report.json' so ``glassnet report`` can rebuild the page.
         title: the page title. Default: 'Training report: <model class>'.
         class_names: labels for the classes. Default: 0..K-1.
-        min_interval: seconds between two epoch-end writes (the final write always happens).
+        min_interval: seconds between two epoch-end writes, at least four times the last write's
+            duration (the final write always happens); 0 writes at the end of every epoch.
     """
 
     def __init__(self, path, data=None, config=None, title=None, class_names=None, min_interval: float = 5.0):
@@ -51,8 +52,10 @@ class TrainingReport:
     def update(self, trainer, val_loader=None, final: bool = False) -> bool:
         """Rewrite the page if it is due (or ``final``); returns whether it was written."""
         now = time.monotonic()
-        # due after min_interval, and after 4x the last render, so writing costs at most ~20% of the run
-        if not final and now - self._last_write < max(self.min_interval, 4 * self._render_seconds):
+        # due after min_interval, and after 4x the last render, so writing costs at most ~20% of the
+        # run; min_interval=0 writes at every epoch end
+        wait = max(self.min_interval, 4 * self._render_seconds) if self.min_interval > 0 else 0.0
+        if not final and now - self._last_write < wait:
             return False
         data = self.data if self.data is not None else (val_loader.dataset if val_loader is not None else None)
         config = self.config_table(trainer)
