@@ -9,7 +9,7 @@ Under ``mpiexec -n p``, with ``init_process_group`` called, ``Trainer.fit`` (thr
 * gives each rank its shard of the training data (``DistributedSampler``, reshuffled per
   epoch with the same seed everywhere; ``batch_size`` is per rank, as in torch);
 * sums the epoch's loss and accuracy counts (and evaluation's, over disjoint shards of the
-  evaluation data) across ranks, so every rank logs, schedules and stops early on the
+  evaluation data, validation included) across ranks, so every rank logs, schedules and stops early on the
   same whole-data numbers;
 * shows the progress bar, logs, and writes checkpoints and reports on rank 0 only.
 """
@@ -60,10 +60,23 @@ class DataParallelRun:
         sampler = DistributedSampler(train, self.world_size, self.rank, shuffle=shuffle, seed=0)
         return DataLoader(train, batch_size, sampler=sampler, collate_fn=loader.collate_fn)
 
-    def shard(self, dataset):
-        """Every world_size-th sample from this rank's: disjoint shards, no padding (exact sums)."""
+    def can_shard(self, data) -> bool:
+        """A Dataset, or a DataLoader that walks its dataset in order (no sampler: e.g. fit's validation),
+        with at least one sample per rank."""
+        dataset = getattr(data, "dataset", data)
+        return (getattr(data, "sampler", None) is None and not getattr(data, "shuffle", False)
+                and len(dataset) >= self.world_size)
+
+    def shard(self, data):
+        """Every world_size-th sample from this rank's: disjoint shards, no padding (exact sums).
+        A DataLoader becomes one over its dataset's shard, with its batch size and collate_fn."""
+        from ..data.dataloader import DataLoader
         from ..data.dataset import Subset
-        return Subset(dataset, list(range(self.rank, len(dataset), self.world_size)))
+        dataset = data.dataset if isinstance(data, DataLoader) else data
+        shard = Subset(dataset, list(range(self.rank, len(dataset), self.world_size)))
+        if isinstance(data, DataLoader):
+            return DataLoader(shard, data.batch_size, collate_fn=data.collate_fn)
+        return shard
 
     def sum_across_ranks(self, *values):
         """The sums over all ranks of a few numbers (one message)."""

@@ -426,7 +426,8 @@ class Trainer:
         """
         deadline = None if max_time is None else time.perf_counter() + max_time
         data = _as_dataset(data)
-        if self._parallel is not None and not isinstance(data, DataLoader):
+        sharded = self._parallel is not None and self._parallel.can_shard(data)
+        if sharded:
             data = self._parallel.shard(data)       # each rank a disjoint share; the sums are combined below
         loader = data if isinstance(data, DataLoader) else DataLoader(data, batch_size)
         _check_batches(loader, "Trainer.evaluate: the data")
@@ -471,7 +472,7 @@ class Trainer:
         if bar is not None:
             bar.close()
         self.model.train(was_training)
-        if self._parallel is not None and not isinstance(data, DataLoader):
+        if sharded:
             total, seen, correct, counted = self._parallel.sum_across_ranks(total, seen, correct, counted)
         if seen == 0:
             raise ValueError("Trainer.evaluate: the data yielded no batches")

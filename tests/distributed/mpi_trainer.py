@@ -13,18 +13,18 @@ import glassnet as gn
 import glassnet.distributed as dist
 import glassnet.nn as nn
 
-SAMPLES, BATCH = 128, 8          # BATCH per rank
+SAMPLES, BATCH = 96 + 33, 8       # 96 to train on (6 batches of 2 x 8), 33 to validate; BATCH per rank
 
 
 def job(checkpoint_dir, loss_fn=None):
-    """(trainer, (X, y)): a float64 MLP on the first digits, the same on every rank."""
+    """(trainer, (X, y), validation (X, y)): a float64 MLP on the first digits, the same on every rank."""
     gn.manual_seed(3)
     X, y = gn.data.load_digits()
     X, y = gn.tensor(X[:SAMPLES].numpy(), dtype=gn.float64), y[:SAMPLES]
     model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)).to(gn.float64)
     trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
                          loss_fn or nn.CrossEntropyLoss(), checkpoint_dir=checkpoint_dir, progress=False)
-    return trainer, (X, y)
+    return trainer, (X[:96], y[:96]), (X[96:], y[96:])
 
 
 class KillRankOneAt:
@@ -43,13 +43,13 @@ class KillRankOneAt:
 def main():
     mode, directory = sys.argv[1], sys.argv[2]
     dist.init_process_group("mpi")
-    steps_per_epoch = SAMPLES // (BATCH * dist.get_world_size())
+    steps_per_epoch = 96 // (BATCH * dist.get_world_size())
     if mode == "train":
-        trainer, data = job(directory)
-        trainer.fit(data, epochs=2, batch_size=BATCH, shuffle=False)
+        trainer, data, val = job(directory)
+        trainer.fit(data, epochs=2, batch_size=BATCH, shuffle=False, val_data=val)
     else:
-        trainer, data = job(directory, KillRankOneAt(2 * steps_per_epoch + 3))
-        trainer.fit(data, epochs=4, batch_size=BATCH)
+        trainer, data, val = job(directory, KillRankOneAt(2 * steps_per_epoch + 3))
+        trainer.fit(data, epochs=4, batch_size=BATCH, val_data=val)
     dist.destroy_process_group()
 
 

@@ -91,15 +91,18 @@ def test_trainer_on_two_ranks_is_one_process_with_twice_the_batch_and_resumes_on
     assert done.stdout.count("epoch 2/2") == 1                 # rank 0 logs, rank 1 does not
     saved = gn.load(tmp_path / "last.safetensors")
 
-    single, data = job(None)
-    history = single.fit(data, epochs=2, batch_size=2 * BATCH, shuffle=False)
+    single, data, val = job(None)
+    history = single.fit(data, epochs=2, batch_size=2 * BATCH, shuffle=False, val_data=val)
     for key, value in single.model.state_dict().items():
         np.testing.assert_allclose(np.asarray(saved["model"][key]), value.numpy(), rtol=1e-10, atol=1e-10,
                                    err_msg=key)
     np.testing.assert_allclose(np.asarray(saved["history"]["loss"]), history["loss"], rtol=1e-10)
     np.testing.assert_allclose(np.asarray(saved["history"]["accuracy"]), history["accuracy"], rtol=1e-12)
+    # validation: 33 samples, sharded 17 + 16 over the ranks, the sums combined
+    np.testing.assert_allclose(np.asarray(saved["history"]["val_loss"]), history["val_loss"], rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(saved["history"]["val_accuracy"]), history["val_accuracy"], rtol=1e-12)
 
-    resumed, data = job(tmp_path)                              # one rank continues the two ranks' run
+    resumed, data, _ = job(tmp_path)                           # one rank continues the two ranks' run
     lines = []
     resumed.log = lines.append
     resumed.fit(data, epochs=3, batch_size=2 * BATCH)
@@ -116,7 +119,7 @@ def test_a_killed_rank_ends_the_job_and_the_last_checkpoint_resumes_on_one_rank(
     ranks = dict((pid, rank) for rank, pid in re.findall(r"rank (\d+) = pid (\d+)", output))
     assert killed and ranks.get(killed.group(1)) == "1", output         # the dead process was rank 1
 
-    trainer, data = job(tmp_path)
+    trainer, data, _ = job(tmp_path)
     lines = []
     trainer.log = lines.append
     trainer.fit(data, epochs=4, batch_size=2 * BATCH)
