@@ -20,7 +20,8 @@ import interop_models as im   # tests/fixtures is on sys.path (conftest)
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 FIXTURES = pathlib.Path(im.__file__).parent / "interop"
-BIG = ["vgg11_bn", "resnet18", "googlenet"]
+BIG = ["vgg11_bn", "resnet18", "googlenet", "alexnet_torchvision", "vgg11", "vgg16", "vgg16_bn", "vgg19",
+       "vgg19_bn", "resnet34", "resnet50"]
 
 
 def glassnet_model(name: str):
@@ -32,6 +33,10 @@ def glassnet_model(name: str):
         "vgg11_bn": gn.models.vgg11_bn,
         "resnet18": gn.models.resnet18,
         "googlenet": lambda: gn.models.googlenet(transform_input=True),
+        "alexnet_torchvision": gn.models.alexnet_torchvision,
+        "vgg11": gn.models.vgg11, "vgg16": gn.models.vgg16, "vgg16_bn": gn.models.vgg16_bn,
+        "vgg19": gn.models.vgg19, "vgg19_bn": gn.models.vgg19_bn,
+        "resnet34": gn.models.resnet34, "resnet50": gn.models.resnet50,
     }[name]().eval()
 
 
