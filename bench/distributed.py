@@ -197,12 +197,16 @@ def main(argv=None) -> int:
             pathlib.Path(args.out).write_text(json.dumps(result))
         return 0
     RESULTS.mkdir(exist_ok=True)
+    load_before = os.getloadavg()[0]        # other processes' demand for the cores: the noise to expect
     one, two = _launch(1, args.steps), _launch(2, args.steps)
+    load_after = os.getloadavg()[0]
     predictions = [predict(one, two, p) for p in (2, 8, 32)]
-    data = {"date": time.strftime("%Y-%m-%d"), "one": one, "two": two, "predictions": predictions,
+    data = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_average": [load_before, load_after],
+            "one": one, "two": two, "predictions": predictions,
             "network_bytes_per_s": NETWORK_BYTES_PER_S, "latency_s": LATENCY_S}
     (RESULTS / "distributed.json").write_text(json.dumps(data, indent=1))
-    text = _report(one, two, predictions)
+    text = (f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before "
+            f"and {load_after:.1f} after (the run's own ranks included)\n\n" + _report(one, two, predictions))
     (RESULTS / "distributed.md").write_text(text + "\n")
     print(text)
     return 0

@@ -12,6 +12,10 @@ Under ``mpiexec -n p``, with ``init_process_group`` called, ``Trainer.fit`` (thr
   evaluation data, validation included) across ranks, so every rank logs, schedules and stops early on the
   same whole-data numbers;
 * shows the progress bar, logs, and writes checkpoints and reports on rank 0 only.
+
+Buffers are not broadcast (the model is called directly, not through the wrapper): plain
+BatchNorm keeps per-rank running statistics and rank 0's are checkpointed; convert it with
+``SyncBatchNorm.convert_sync_batchnorm`` for statistics over every rank's batch.
 """
 from __future__ import annotations
 
