@@ -30,6 +30,7 @@ import pickle
 import posixpath
 import re
 import zipfile
+import zlib
 
 from ..backend import xp
 from .serialization import CheckpointError
@@ -285,8 +286,12 @@ class _ArchiveReader:
         if info.file_size > expected or (exact and info.file_size != expected):
             raise TorchFileError(f"gn.load_torch: {self.path} entry '{name}' holds {info.file_size} bytes, "
                                  f"expected {'exactly' if exact else 'at most'} {expected}")
-        with self.zf.open(info) as f:
-            data = f.read(expected + 1)   # never more than declared (+1 to notice a lie)
+        try:
+            with self.zf.open(info) as f:
+                # ask for no more than declared (+1 to notice a lie): zipfile inflates at most what is asked
+                data = f.read(info.file_size + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+            raise TorchFileError(f"gn.load_torch: {self.path} entry '{name}' is damaged: {error}") from None
         if len(data) != info.file_size:
             raise TorchFileError(f"gn.load_torch: {self.path} entry '{name}' is damaged: declared "
                                  f"{info.file_size} bytes, found {len(data)}")

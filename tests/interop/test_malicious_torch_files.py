@@ -244,3 +244,16 @@ def test_nothing_runs_even_in_a_fresh_process(workdir):
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("refused") == len(CODE_ATTACKS)
     assert not (workdir / "marker").exists()
+
+
+def test_zip_entry_lying_about_its_size_is_read_no_further(workdir):
+    # 32 MiB of zeros deflated, the headers claiming 64 bytes: zipfile must inflate only what is asked
+    import struct
+    with zipfile.ZipFile("lie.pt", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/data.pkl", bytes(32 * 2**20))
+    raw = open("lie.pt", "rb").read().replace(struct.pack("<I", 32 * 2**20), struct.pack("<I", 64))
+    open("lie.pt", "wb").write(raw)
+    tracemalloc.start()
+    refused("lie.pt", "damaged")
+    assert tracemalloc.get_traced_memory()[1] < 8 * 2**20
+    tracemalloc.stop()
