@@ -52,11 +52,11 @@ def state_dict(**tensors: bytes) -> bytes:
 
 
 def write_zip(path, pickle_bytes: bytes, storages=None, prefix="archive", extra=None,
-              compression=zipfile.ZIP_STORED) -> None:
+              compression=zipfile.ZIP_STORED, byteorder="little") -> None:
     """The archive torch.save writes: <prefix>/data.pkl, <prefix>/byteorder, <prefix>/data/<key>."""
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         zf.writestr(f"{prefix}/data.pkl", pickle_bytes)
-        zf.writestr(f"{prefix}/byteorder", "little")
+        zf.writestr(f"{prefix}/byteorder", byteorder)
         for key, data in (storages or {}).items():
             zf.writestr(f"{prefix}/data/{key}", data)
         for name, data in (extra or {}).items():
