@@ -212,3 +212,36 @@ def weighted_average(board):
     for i, (st, n) in enumerate(zip(s, notes)):
         board.compare(f"s_{i + 6}", st, n, why=whys.get(i))
     board.values["s"] = s
+
+
+@lesson("image-kernels", "Laplacian, Gaussian (1/159) and Sobel kernels on a small image",
+        ("003", "Filters"), ("001", "Examples of 2D Convolution applied to images"))
+def image_kernels(board):
+    laplace4 = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], float)
+    laplace8 = np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], float)
+    gauss = np.array([[2, 4, 5, 4, 2], [4, 9, 12, 9, 4], [5, 12, 15, 12, 5], [4, 9, 12, 9, 4], [2, 4, 5, 4, 2]], float)
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], float)
+    image = np.zeros((7, 7))
+    image[:, 4:] = 10.0                       # a vertical edge: dark left, bright right
+    image[2:5, 1:3] = 10.0                    # and a small bright blob
+    board.show("image", image)
+    board.step("Gaussian blur: the weights sum to 159, so dividing by 159 keeps the brightness")
+    total = t(gauss).sum()
+    board.compare("sum of the Gaussian's weights", total, "159", key="gauss_sum")
+    _, blurred = _conv(image, gauss / 159.0, padding=2)
+    board.show("blurred (padding 2)", blurred, key="blurred", digits=2)
+    board.step("Laplacian: the weights sum to 0, so flat regions give 0 and edges stand out")
+    for name, k, key in (("4-neighbour Laplacian", laplace4, "laplace4"), ("8-neighbour Laplacian", laplace8,
+                                                                           "laplace8")):
+        board.show(f"sum of the {name}'s weights", t(k).sum())
+        _, y = _conv(image, k, padding=1)
+        board.show(f"{name} response", y, key=key)
+    board.step("Sobel: horizontal change (x) and vertical change (y)")
+    _, gx = _conv(image, sobel_x, padding=1)
+    _, gy = _conv(image, sobel_x.T, padding=1)
+    board.show("Sobel X response", gx, key="sobel_x")
+    board.show("Sobel Y response", gy, key="sobel_y")
+    board.show("gradient magnitude sqrt(Gx^2 + Gy^2)", np.sqrt(gx ** 2 + gy ** 2), key="sobel_mag", digits=2)
+    board.note("001's sharpen kernel [[0,-1,0],[-1,5,-1],[0,-1,0]] is the identity plus the 4-neighbour "
+               "Laplacian; its edge-detection kernel [[1,1,1],[1,-8,1],[1,1,1]] is the 8-neighbour Laplacian "
+               "negated. The zero padding makes the borders respond as if the image were dark outside.")

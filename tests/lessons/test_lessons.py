@@ -372,3 +372,17 @@ def test_cost_functions():
     assert v["bce"] == pytest.approx(-np.mean(t_ * np.log(o) + (1 - t_) * np.log(1 - o)))
     z = np.array([2.0, 0.5, -1.0])
     assert v["cce"] == pytest.approx(-np.log(np.exp(z[0]) / np.exp(z).sum()))
+
+
+def test_image_kernels():
+    image = np.zeros((7, 7))
+    image[:, 4:] = 10.0
+    image[2:5, 1:3] = 10.0
+    gauss = np.array([[2, 4, 5, 4, 2], [4, 9, 12, 9, 4], [5, 12, 15, 12, 5], [4, 9, 12, 9, 4], [2, 4, 5, 4, 2]])
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    v = run("image-kernels").values
+    assert v["gauss_sum"] == gauss.sum() == 159
+    np.testing.assert_allclose(v["blurred"], xcorr(image, gauss / 159.0, pad=2))
+    np.testing.assert_allclose(v["laplace4"], xcorr(image, [[0, -1, 0], [-1, 4, -1], [0, -1, 0]], pad=1))
+    np.testing.assert_allclose(v["sobel_x"], xcorr(image, sobel_x, pad=1))
+    np.testing.assert_allclose(v["sobel_y"], xcorr(image, sobel_x.T, pad=1))
