@@ -8,9 +8,11 @@ batch stays dynamic.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ..backend import xp
 from .graph import ExportError
-from .layers import _reduce, adaptive_pool
+from .layers import _reduce, adaptive_pool, gelu, softplus
 
 INT64_MAX = 2**63 - 1
 
@@ -169,16 +171,13 @@ def activation(name):
             return [g.node("Elu", [x], alpha=float(o.get("alpha", 1.0)))]
         if name == "SiLU":
             return [g.node("Mul", [x, g.node("Sigmoid", [x])])]
+        # GELU and Softplus are compositions: reuse the layer converters with the call's settings
+        as_layer_call = SimpleNamespace(args=[call.inputs[0]], outputs=call.outputs)
         if name == "GELU":
-            from types import SimpleNamespace
-            from .layers import gelu
-            return gelu(g, SimpleNamespace(approximate=o.get("approximate", "none")),
-                        SimpleNamespace(args=[call.inputs[0]], outputs=call.outputs))
+            return gelu(g, SimpleNamespace(approximate=o.get("approximate", "none")), as_layer_call)
         if name == "Softplus":
-            from types import SimpleNamespace
-            from .layers import softplus
-            module = SimpleNamespace(beta=o.get("beta", 1.0), threshold=o.get("threshold", 20.0))
-            return softplus(g, module, SimpleNamespace(args=[call.inputs[0]], outputs=call.outputs))
+            settings = SimpleNamespace(beta=o.get("beta", 1.0), threshold=o.get("threshold", 20.0))
+            return softplus(g, settings, as_layer_call)
         return [g.node({"ReLU": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}[name], [x])]
     return convert
 

@@ -290,3 +290,19 @@ def test_export_leaves_training_mode_and_patches_as_they_were(tmp_path):
     gn.onnx.export(model, x(2, 3), tmp_path / "m.onnx")
     assert model.training
     assert nn.Module.__call__ is call and gn.autograd.function.Function.__dict__["apply"] is apply
+
+
+class Functional(nn.Module):
+    """Layers called as functions (F.*) rather than modules: recorded operation by operation."""
+
+    def forward(self, inp):
+        y = F.gelu(inp) + F.softplus(inp, beta=2.0) + F.leaky_relu(inp, 0.1) + F.elu(inp) + F.silu(inp)
+        y = F.adaptive_avg_pool2d(y, (2, 3)) + F.adaptive_max_pool2d(inp, (2, 3))
+        return F.softmax(y.flatten(1), dim=1)
+
+
+@pytest.mark.parametrize("opset", [17, 18, 21])
+def test_functional_calls_and_opsets(opset, tmp_path):
+    check_export(Functional(), x(2, 3, 5, 7), tmp_path=tmp_path, opset=opset)
+    gn.manual_seed(0)
+    check_export(Mixed(), x(2, 3, 6, 5), tmp_path=tmp_path, opset=opset)
