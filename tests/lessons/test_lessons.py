@@ -386,3 +386,16 @@ def test_image_kernels():
     np.testing.assert_allclose(v["laplace4"], xcorr(image, [[0, -1, 0], [-1, 4, -1], [0, -1, 0]], pad=1))
     np.testing.assert_allclose(v["sobel_x"], xcorr(image, sobel_x, pad=1))
     np.testing.assert_allclose(v["sobel_y"], xcorr(image, sobel_x.T, pad=1))
+
+
+def test_gru_step_reset_before_is_the_notes_form_with_z_renamed():
+    v = run("gru-step").values
+    if "cell_h_reset_before" not in v:
+        pytest.skip("nn.GRUCell has no reset_after argument in this tree")
+    w_ih, w_hh, b = _cell_weights(2, 2, 3)
+    x, h0 = np.array([1.0, -1.0]), np.array([0.1, -0.2])
+    gi, gh = w_ih @ x + b, w_hh @ h0
+    r, z = sig(gi[0:2] + gh[0:2]), sig(gi[2:4] + gh[2:4])
+    n = np.tanh(gi[4:6] + w_hh[4:6] @ (r * h0))
+    np.testing.assert_allclose(v["cell_h_reset_before"].ravel(), (1 - z) * n + z * h0)
+    np.testing.assert_allclose(v["notes_swapped"].ravel(), (1 - z) * n + z * h0)
