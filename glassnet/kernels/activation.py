@@ -35,7 +35,7 @@ def _relu_flat(x, y):
     zero = x.dtype.type(0)
     for i in range(x.size):
         v = x[i]
-        y[i] = v if v > zero else zero
+        y[i] = v if v > zero or v != v else zero      # a NaN stays NaN, as np.maximum and torch
 
 
 @jit

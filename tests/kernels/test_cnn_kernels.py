@@ -88,6 +88,14 @@ def test_relu_twins_match_reference(layout):
         assert dx.strides == x.strides
 
 
+def test_relu_twins_keep_nan():
+    """A NaN passes through ReLU (as np.maximum and torch), so a diverged loss shows as NaN."""
+    x = np.array([np.nan, -1.0, 2.0], np.float32)
+    for relu in (A.relu_numpy, A.relu_compiled):
+        y = relu(x)
+        assert np.isnan(y[0]) and y[1] == 0 and y[2] == 2
+
+
 BN_TWINS = [(BN.batch_stats_numpy, BN.affine_numpy, BN.channel_sums_numpy, BN.input_grad_numpy),
             (BN.batch_stats_compiled, BN.affine_compiled, BN.channel_sums_compiled, BN.input_grad_compiled)]
 
