@@ -99,9 +99,14 @@ def get(name: str) -> Lesson:
 
 
 def run(name: str) -> LessonResult:
+    from .. import backend
     les = get(name)
     board = Board()
-    les.fn(board)
+    saved = backend._rng          # a lesson seeds and draws (layer init, dropout masks): leave the caller's
+    try:                          # random stream exactly as it was
+        les.fn(board)
+    finally:
+        backend._rng = saved
     return LessonResult(les.name, les.title, les.sources, board.values, board.checks, board)
 
 

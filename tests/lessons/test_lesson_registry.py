@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import time
 
+import numpy as np
 import pytest
 
 import glassnet as gn
@@ -78,3 +79,11 @@ def test_readme_lists_every_lesson():
     from glassnet.lessons.registry import table_markdown
     readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert table_markdown() in readme, "README's lesson table is stale: paste glassnet.lessons.registry.table_markdown()"
+
+
+def test_a_lesson_leaves_the_callers_random_stream_alone():
+    gn.manual_seed(5)
+    expected = gn.rand(3).numpy()
+    gn.manual_seed(5)
+    gn.lessons.run("dropout")                 # seeds and draws masks inside
+    np.testing.assert_array_equal(gn.rand(3).numpy(), expected)
