@@ -49,10 +49,15 @@ def report_screenshot(docs: pathlib.Path, log=print) -> None:
     if find_chromium() is None:
         log("report.png skipped: headless Chromium is not installed (apt-get install chromium)")
         return
+    import os
+    here = os.getcwd()
     with tempfile.TemporaryDirectory() as folder:
-        page = pathlib.Path(folder) / "run.html"
-        train_classifier(out_dir=folder, progress=False, report=page, log=lambda *a: None)
-        screenshot(page, docs / "report.png", width=1100, height=2600)
+        os.chdir(folder)                    # so the page names runs/mlp-digits/, as `glassnet train` would
+        try:
+            train_classifier(out_dir="runs", progress=False, report="run.html", log=lambda *a: None)
+        finally:
+            os.chdir(here)
+        screenshot(pathlib.Path(folder) / "run.html", docs / "report.png", width=1100, height=4200)
     log(f"saved {docs / 'report.png'}")
 
 

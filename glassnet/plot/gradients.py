@@ -37,7 +37,8 @@ def gradient_flow(history: dict, ax=None, ratio: float = VANISHED):
                linewidth=1.5 if e == epochs - 1 else 0.8, label="mean |grad|, last epoch" if e == epochs - 1 else None)
     a.plot(x, xp.maximum(maxes[-1], floor), "--^", markersize=4, color="C3", alpha=0.7, label="max |grad|, last epoch")
     a.set_yscale("log")
-    a.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+    crowded = len(names) > 6
+    a.set_xticks(x, names, rotation=45 if crowded else 0, ha="right" if crowded else "center", fontsize=9)
     dead = set(vanished_layers(history, ratio))
     for label, name in zip(a.get_xticklabels(), names):
         if name in dead:

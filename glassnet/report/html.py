@@ -31,6 +31,7 @@ pre { background: #f6f8fa; padding: .75rem; overflow-x: auto; font-size: .85rem;
 figure { margin: 1rem 0; } figcaption { color: #555; font-size: .9rem; }
 img { max-width: 100%; height: auto; }
 .note { border-left: 4px solid #e0a800; background: #fffbea; padding: .5rem .75rem; }
+table.settings td { text-align: left; }
 .samples { display: flex; flex-wrap: wrap; gap: .5rem; }
 .samples figure { margin: 0; text-align: center; width: 6.5rem; }
 .samples img { width: 64px; height: 64px; image-rendering: pixelated; border: 1px solid #ddd; }
@@ -64,8 +65,9 @@ class Page:
         self._parts.append(f"<pre>{html.escape(text)}</pre>")
         return self
 
-    def table(self, rows, header=None) -> "Page":
-        out = ["<table>"]
+    def table(self, rows, header=None, css_class: str | None = None) -> "Page":
+        """A table; ``css_class='settings'`` left-aligns every column (text rather than numbers)."""
+        out = [f'<table class="{html.escape(css_class)}">' if css_class else "<table>"]
         if header is not None:
             out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
         for row in rows:

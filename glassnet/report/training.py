@@ -72,14 +72,18 @@ class TrainingReport:
 
     def config_table(self, trainer) -> dict:
         group = trainer.optimizer.param_groups[0]
-        settings = {k: v for k, v in group.items() if k != "params" and isinstance(v, (int, float, str, tuple))}
-        table = dict(self.config)
+        settings = {k: v for k, v in group.items() if k not in ("params", "initial_lr")
+                    and isinstance(v, (int, float, str, tuple))}
+        if "initial_lr" in group:                    # a scheduler moves lr: show the one the run started with
+            settings["lr"] = group["initial_lr"]
+        table = {k: v for k, v in self.config.items() if v is not None}
         table.update({
             "model": table.get("model", type(trainer.model).__name__),
             "parameters": f"{sum(p.numel() for p in trainer.model.parameters()):,}",
             "optimizer": f"{type(trainer.optimizer).__name__}({', '.join(f'{k}={_short(v)}' for k, v in settings.items())})",
             "loss": type(trainer.loss_fn).__name__,
             "scheduler": type(trainer.scheduler).__name__ if trainer.scheduler is not None else "none",
+            "learning rate now": _short(group["lr"]),
             "gradient clipping": (f"norm {trainer.clip_grad_norm}" if trainer.clip_grad_norm is not None else
                                   f"value {trainer.clip_grad_value}" if trainer.clip_grad_value is not None else "none"),
             "epochs completed": trainer.epoch,
@@ -207,7 +211,7 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
     from .. import __version__
     rows = [[k, v] for k, v in (config or {}).items()]
     rows.append(["glassnet", __version__])
-    page.table(rows, header=["setting", "value"])
+    page.table(rows, header=["setting", "value"], css_class="settings")
 
     page.heading("Model", id="model")
     inputs = targets = None
@@ -285,9 +289,11 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
         if steps:
             rows.append(["steps", steps])
             rows.append(["steps per second", f"{steps / total:.0f}" if total else "-"])
-        page.table(rows, header=["", ""])
+        page.table(rows, header=["", ""], css_class="settings")
+        page.raw("<details><summary>per epoch</summary>")          # folded: a long run has many rows
         page.table([[e + 1, f"{t:.3f}", f"{history['lr'][e]:.3g}" if e < len(history.get("lr", [])) else "-"]
                     for e, t in enumerate(times)], header=["epoch", "seconds", "learning rate"])
+        page.raw("</details>")
     else:
         page.paragraph("No timings recorded.")
     return page
