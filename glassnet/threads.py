@@ -10,8 +10,8 @@ glassnet therefore sets the BLAS thread count itself, through OpenBLAS's C API f
 the library NumPy has already loaded (``openblas_set_num_threads``; the environment
 variable ``OPENBLAS_NUM_THREADS`` only works before NumPy is first imported):
 
-* ``gn.set_num_threads(n)`` as in torch: n threads for BLAS (and Numba, if it runs
-  parallel kernels) from now on.
+* ``gn.set_num_threads(n)`` as in torch: n threads for BLAS products from now on
+  (glassnet's compiled kernels are serial).
 * The default, applied on ``import glassnet`` unless ``GLASSNET_NUM_THREADS`` or one of the
   usual ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` variables says otherwise: one
   thread per core that other programs leave free (the kernel's count of runnable threads,
@@ -84,20 +84,15 @@ def cpu_count() -> int:
 
 
 def _apply(n: int) -> None:
+    # BLAS only: glassnet's compiled kernels are serial (glassnet/kernels/__init__.py), and
+    # numba.set_num_threads would start Numba's thread pool just to size it.
     blas = _find_blas()
     if blas:
         blas[0](n)
-    import sys
-    numba = sys.modules.get("numba")        # only if already imported: threads are a cost, not a need
-    if numba is not None:
-        try:
-            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-        except (ValueError, AttributeError):
-            pass
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for BLAS products (and Numba's parallel kernels), as ``torch.set_num_threads``.
+    """Use ``n`` threads for BLAS products, as ``torch.set_num_threads``.
 
     This turns the automatic choice off (see the module docstring) until
     ``set_num_threads(None)`` turns it back on.
