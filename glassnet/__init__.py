@@ -25,6 +25,7 @@ from . import threads  # noqa: E402
 from .threads import get_num_threads, set_num_threads  # noqa: E402
 from . import models  # noqa: E402
 from . import sampling  # noqa: E402
+from . import plot  # noqa: E402  (gn.plot: matplotlib is imported only when a picture is drawn)
 from . import onnx  # noqa: E402  (gn.onnx.export; the onnx package is imported only when exporting)
 from . import lessons  # noqa: E402  (the notes' worked examples; lesson modules load on first use)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (gn.autograd.functional)
@@ -39,7 +40,7 @@ __all__ = [
     "linspace", "log", "log_softmax", "matmul", "maximum", "mean", "minimum", "numel", "ones",
     "ones_like", "rand", "randint", "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack",
     "sum", "tanh", "tensor", "where", "zeros", "zeros_like", "nn", "optim", "data", "load", "load_torch", "save",
-    "explain", "summary", "Trainer", "models", "sampling", "onnx", "lessons", "manual_seed", "long", "double", "float",
+    "explain", "summary", "Trainer", "models", "sampling", "plot", "onnx", "lessons", "manual_seed", "long", "double", "float",
     "__version__", "set_num_threads", "get_num_threads",
 ]
 
