@@ -29,18 +29,26 @@ class LayerGradients:
     """Accumulates mean and max |grad| per weight over one epoch's steps."""
 
     def __init__(self):
+        self._weights = None          # [(name, parameter, |g| buffer)], read once per epoch
         self._sums: dict[str, float] = {}
         self._maxes: dict[str, float] = {}
         self._steps = 0
 
-    def add(self, named_parameters) -> None:
-        """Read the gradients now held by ``named_parameters`` (pairs of name, Parameter)."""
-        for name, p in named_parameters:
-            if p.grad is None or not tracked(name):
+    def add(self, model) -> None:
+        """Read the gradients now held by ``model``'s weights (a Module, or (name, parameter) pairs)."""
+        if self._weights is None:
+            pairs = model.named_parameters() if hasattr(model, "named_parameters") else model
+            self._weights = [(n, p, None) for n, p in pairs if tracked(n)]
+        for k, (name, p, buffer) in enumerate(self._weights):
+            if p.grad is None:
                 continue
-            a = xp.abs(p.grad._data)
-            self._sums[name] = self._sums.get(name, 0.0) + float(a.mean())
-            self._maxes[name] = max(self._maxes.get(name, 0.0), float(a.max()) if a.size else 0.0)
+            g = p.grad._data
+            if buffer is None or buffer.shape != g.shape or buffer.dtype != g.dtype:
+                buffer = xp.empty_like(g)
+                self._weights[k] = (name, p, buffer)
+            a = xp.abs(g, out=buffer)            # ufunc reductions: fewer Python layers than .mean()/.max()
+            self._sums[name] = self._sums.get(name, 0.0) + float(xp.add.reduce(a, axis=None)) / max(a.size, 1)
+            self._maxes[name] = max(self._maxes.get(name, 0.0), float(xp.maximum.reduce(a, axis=None)) if a.size else 0.0)
         self._steps += 1
 
     def epoch_record(self) -> dict:

@@ -385,7 +385,7 @@ class Trainer:
         self.history.setdefault("step_loss", []).append(value)
         self.optimizer.zero_grad()
         loss.backward()
-        self._layer_grads.add(self.model.named_parameters())
+        self._layer_grads.add(self.model)
         if self.clip_grad_norm is not None:
             norm = float(clip_grad_norm_(self.model.parameters(), self.clip_grad_norm))
             if not math.isfinite(norm):
