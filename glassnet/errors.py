@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 
-class ShapeError(ValueError):
-    """An input's shape does not fit a layer.
+class LayerError(Exception):
+    """An error that names the layer it happened in.
 
-    The layer that detects the mismatch raises it with ``module=self``; as the error
-    passes up through ``Module.__call__`` of each enclosing module, the path from the
-    outermost module is filled in, so the message names the layer as ``model.features.3``.
+    Whoever detects it may pass ``module=``; otherwise ``Module.__call__`` of the innermost
+    module that sees it attaches itself (so errors raised by ``nn.functional``, which knows no
+    layer, still name one). As the error passes up through ``Module.__call__`` of each
+    enclosing module, the path from the outermost module is filled in, so the message names
+    the layer as ``model.features.3``.
     """
 
     def __init__(self, detail: str, module=None):
@@ -19,6 +21,14 @@ class ShapeError(ValueError):
             return self.detail
         name = f"layer '{self.path}' " if self.path else "layer "
         return f"{name}{_short_repr(self.module)}: {self.detail}"
+
+
+class ShapeError(LayerError, ValueError):
+    """An input's shape does not fit a layer."""
+
+
+class InputTypeError(LayerError, TypeError):
+    """An input of the wrong kind for a layer: not a Tensor, or of a dtype it cannot take."""
 
 
 def _short_repr(module) -> str:

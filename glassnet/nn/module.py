@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 from .. import backend
 from ..autograd import grad_mode
 from ..backend import xp
-from ..errors import ShapeError
+from ..errors import InputTypeError, LayerError
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -236,15 +236,27 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
+    # What Module.__call__ checks about the first argument before forward runs (torch's rule,
+    # in one place for every layer): None for a user's module (its forward takes what it takes);
+    # "float" for glassnet's layers (a floating Tensor, of the parameters' dtype if there are
+    # any); "index" for Embedding (an integer Tensor); "loss" (a floating Tensor; targets free).
+    _input_rule = None
+
     def __call__(self, *args, **kwargs):
+        rule = self._input_rule
+        if rule is not None and (args or "input" in kwargs):
+            _check_input(self, rule, args[0] if args else kwargs["input"])
         try:
             out = self.forward(*args, **kwargs)
-        except ShapeError as error:
-            if error.module is not None:   # name the failing layer by its path from here
-                for path, m in self.named_modules():
-                    if m is error.module:
-                        error.path = path or None
-                        break
+        except LayerError as error:
+            # the innermost module an error passes through owns it (nn.functional knows no layer);
+            # each enclosing one then names it by its path from there, the outermost last
+            if error.module is None:
+                error.module = self
+            for path, m in self.named_modules():
+                if m is error.module:
+                    error.path = path or None
+                    break
             raise
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):
@@ -328,6 +340,46 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()))
+
+
+def _check_input(module, rule: str, x) -> None:
+    """Refuse what ``module`` cannot take (see ``Module._input_rule``), before its forward runs.
+
+    This runs on every layer call, so the common case (a Tensor of the parameters' dtype)
+    is a few attribute reads and one identity test; messages are built only on failure.
+    """
+    if type(x) is not Tensor and not isinstance(x, Tensor):
+        inner = getattr(x, "data", None)            # a PackedSequence carries its values in .data
+        if rule == "float" and isinstance(inner, Tensor):
+            x = inner
+        else:
+            wanted = "integer indices" if rule == "index" else "floating-point values"
+            raise InputTypeError(f"expected a Tensor of {wanted} as input, got {_type_name(x)}: wrap it with "
+                                 f"gn.tensor(x) (or gn.from_numpy(x) to share a NumPy array's memory)", module)
+    dtype = x._data.dtype
+    if rule == "index":
+        if dtype.kind not in "iu":
+            raise InputTypeError(f"expected integer indices, got {dtype} input", module)
+        return
+    expected = None
+    if rule == "float":
+        for p in module._parameters.values():       # the first parameter gives the layer's dtype
+            if p is not None:
+                expected = p._data.dtype
+                if expected is dtype:                # the usual case: floating, and the same dtype
+                    return
+                break
+    if dtype.kind != "f":
+        raise InputTypeError(f"expected a floating-point input, got {dtype} (integer, boolean and complex "
+                             f"inputs are not converted silently: x.float() makes float32)", module)
+    if expected is not None and expected != dtype:
+        raise InputTypeError(f"got a {dtype} input, but the layer has {expected} parameters: "
+                             f"convert one (x.to(gn.{expected}) or layer.to(gn.{dtype}))", module)
+
+
+def _type_name(x) -> str:
+    kind = type(x)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 _KIND_NAMES = {"c": "complex", "O": "object", "U": "str", "S": "bytes", "V": "raw (void)",

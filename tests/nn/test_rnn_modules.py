@@ -242,7 +242,7 @@ def _one_step_gru(reset_after):
     cell.load_state_dict({"weight_ih": np.array([[0.5], [-1.0], [2.0]]),      # W_ir, W_iz, W_in
                           "weight_hh": np.array([[1.0], [0.5], [-1.5]]),      # W_hr, W_hz, W_hn
                           "bias_ih": np.array([0.1, 0.2, -0.3]), "bias_hh": np.array([0.0, -0.1, 0.4])})
-    return cell(gn.tensor([[1.0]]), gn.tensor([[0.5]])).item()
+    return cell(gn.tensor([[1.0]], dtype=gn.float64), gn.tensor([[0.5]], dtype=gn.float64)).item()
 
 
 def test_gru_reset_before_one_step_by_hand():

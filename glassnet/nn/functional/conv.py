@@ -47,7 +47,7 @@ def _check(name, input, weight, bias, groups, spatial):
     ndim = spatial + 2
     dims = "(N, C, H, W)" if spatial == 2 else "(N, C, L)"
     if input.ndim not in (ndim - 1, ndim):
-        raise ShapeError(f"{name}: expected a {ndim - 1}-d (unbatched) or {ndim}-d input of shape {dims}, "
+        raise ShapeError(f"{name}: expected a {ndim}-d input {dims} or a {ndim - 1}-d unbatched one, "
                          f"got a {input.ndim}-d input of shape {tuple(input.shape)}")
     if weight.ndim != ndim:
         raise ShapeError(f"{name}: expected a {ndim}-d weight (out_channels, in_channels/groups, kernel...), "
@@ -55,6 +55,9 @@ def _check(name, input, weight, bias, groups, spatial):
     if groups < 1 or weight.shape[0] % groups:
         raise ValueError(f"{name}: out_channels ({weight.shape[0]}) must be divisible by groups ({groups})")
     channels = input.shape[-spatial - 1]
+    if channels != weight.shape[1] and groups == 1:
+        raise ShapeError(f"{name}: expected input with {weight.shape[1]} channels, got {channels} channels "
+                         f"(input of shape {tuple(input.shape)}, weight of shape {tuple(weight.shape)})")
     if channels != weight.shape[1] * groups:
         raise ShapeError(f"{name}: given groups={groups} and weight of shape {tuple(weight.shape)}, expected "
                          f"input of shape {tuple(input.shape)} to have {weight.shape[1] * groups} channels, "

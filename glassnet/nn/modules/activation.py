@@ -8,7 +8,11 @@ __all__ = ["ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softplus", "Softmax",
            "GELU", "SiLU"]
 
 
-class ReLU(Module):
+class _Activation(Module):
+    _input_rule = "float"     # floating-point Tensors of any float dtype (Module.__call__ checks)
+
+
+class ReLU(_Activation):
     """max(0, x)"""
 
     def __init__(self, inplace: bool = False):
@@ -19,7 +23,7 @@ class ReLU(Module):
         return F.relu(input)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_Activation):
     """x if x > 0 else negative_slope * x"""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
@@ -33,7 +37,7 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
-class ELU(Module):
+class ELU(_Activation):
     """x if x > 0 else alpha (e^x - 1)"""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
@@ -47,21 +51,21 @@ class ELU(Module):
         return f"alpha={self.alpha}"
 
 
-class Sigmoid(Module):
+class Sigmoid(_Activation):
     """1 / (1 + e^-x)"""
 
     def forward(self, input):
         return F.sigmoid(input)
 
 
-class Tanh(Module):
+class Tanh(_Activation):
     """(e^x - e^-x) / (e^x + e^-x)"""
 
     def forward(self, input):
         return F.tanh(input)
 
 
-class Softplus(Module):
+class Softplus(_Activation):
     """(1/beta) ln(1 + e^(beta x)), linear above ``threshold``."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
@@ -75,7 +79,7 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-class Softmax(Module):
+class Softmax(_Activation):
     """e^(x_i) / sum_j e^(x_j) along ``dim``."""
 
     def __init__(self, dim=None):
@@ -89,7 +93,7 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_Activation):
     """x_i - log sum_j e^(x_j) along ``dim``."""
 
     def __init__(self, dim=None):
@@ -103,7 +107,7 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-class GELU(Module):
+class GELU(_Activation):
     """x Phi(x), Phi the standard normal CDF."""
 
     def __init__(self, approximate: str = "none"):
@@ -117,7 +121,7 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_Activation):
     """x sigmoid(x)"""
 
     def __init__(self, inplace: bool = False):

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-
 from ...backend import get_default_dtype, xp
-from ...errors import ShapeError
 from .. import functional as F
 from .. import init
 from ..functional.conv import _tuple, conv_padding
@@ -17,20 +14,9 @@ __all__ = ["Conv1d", "Conv2d"]
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-@contextmanager
-def as_layer(module):
-    """Attribute shape errors raised by the functional form to ``module`` (so they name the layer)."""
-    try:
-        yield
-    except ShapeError as error:
-        if error.module is None:
-            error.module = module
-        raise
-
-
 class _ConvNd(Module):
     _spatial = 2
-    _dims = "(N, C, H, W)"
+    _input_rule = "float"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=None):
@@ -68,25 +54,14 @@ class _ConvNd(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def _check_input(self, input):
-        n = self._spatial
-        if input.ndim not in (n + 1, n + 2):
-            raise ShapeError(f"expected a {n + 2}-d input {self._dims} or a {n + 1}-d unbatched one, got a "
-                             f"{input.ndim}-d input of shape {tuple(input.shape)}", self)
-        channels = input.shape[-n - 1]
-        if channels != self.in_channels:
-            raise ShapeError(f"expected input with {self.in_channels} channels, got {channels} channels "
-                             f"(input of shape {tuple(input.shape)}, channels at dim {input.ndim - n - 1})", self)
-
     def forward(self, input):
-        self._check_input(input)
+        # F.conv2d / F.conv1d check the shapes; Module.__call__ attaches their errors to this layer
         conv = F.conv2d if self._spatial == 2 else F.conv1d
-        with as_layer(self):
-            if self.padding_mode != "zeros":
-                # torch pads explicitly for these modes, then convolves without padding
-                input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-                return conv(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-            return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding_mode != "zeros":
+            # torch pads explicitly for these modes, then convolves without padding
+            input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return conv(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         n = self._spatial
@@ -131,7 +106,6 @@ class Conv2d(_ConvNd):
     """
 
     _spatial = 2
-    _dims = "(N, C, H, W)"
 
 
 class Conv1d(_ConvNd):
@@ -149,4 +123,3 @@ class Conv1d(_ConvNd):
     """
 
     _spatial = 1
-    _dims = "(N, C, L)"

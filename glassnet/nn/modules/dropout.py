@@ -8,6 +8,8 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 
 
 class _DropoutNd(Module):
+    _input_rule = "float"     # floating-point Tensors (Module.__call__ checks)
+
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:

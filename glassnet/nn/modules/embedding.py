@@ -30,6 +30,8 @@ class Embedding(Module):
         weight: (num_embeddings, embedding_dim), from N(0, 1) as torch.
     """
 
+    _input_rule = "index"     # integer Tensors (Module.__call__ checks)
+
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, dtype=None):

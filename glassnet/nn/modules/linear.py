@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 from ...backend import get_default_dtype, xp
-from ...errors import ShapeError
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -29,6 +28,8 @@ class Linear(Module):
         bias: (out_features,), same distribution.
     """
 
+    _input_rule = "float"
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
@@ -47,11 +48,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        try:
-            return F.linear(input, self.weight, self.bias)
-        except ShapeError:  # F.linear checked the shapes; say it again in this layer's terms
-            raise ShapeError(f"expected input with last dimension {self.in_features} (shape (N, *, "
-                             f"{self.in_features})), got input of shape {tuple(input.shape)}", self) from None
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -8,6 +8,8 @@ __all__ = ["MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLos
 
 
 class _Loss(Module):
+    _input_rule = "loss"      # a floating-point Tensor input; targets as lenient as F.* (Module.__call__)
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):

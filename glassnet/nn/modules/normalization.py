@@ -23,6 +23,7 @@ class _BatchNorm(Module):
     """
 
     _expected_dims: tuple = ()
+    _input_rule = "float"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
@@ -166,6 +167,8 @@ class LayerNorm(Module):
     Attributes:
         weight: normalized_shape, ones.  bias: normalized_shape, zeros.
     """
+
+    _input_rule = "float"
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):

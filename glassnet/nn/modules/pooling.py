@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..module import Module
-from .conv import as_layer
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MinPool2d", "AvgPool1d", "AvgPool2d", "SumPool2d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d"]
 
 
-class _MaxPoolNd(Module):
+class _Pool(Module):
+    """Pooling layers take floating-point Tensors (Module.__call__ checks, and names the layer in
+    errors that the functional forms raise)."""
+
+    _input_rule = "float"
+
+
+class _MaxPoolNd(_Pool):
     _fn = None
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
@@ -25,9 +31,8 @@ class _MaxPoolNd(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        with as_layer(self):
-            return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                  ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        return type(self)._fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                              ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -73,7 +78,7 @@ class MinPool2d(_MaxPoolNd):
     _fn = staticmethod(F.min_pool2d)
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool):
     r"""Mean over each kH x kW window.
 
     Args:
@@ -97,15 +102,14 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
-        with as_layer(self):
-            return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad, self.divisor_override)
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool1d(Module):
+class AvgPool1d(_Pool):
     r"""Mean over each window of length kernel_size.  (N, C, L) or (C, L) -> (N, C, L_out).
 
     Arguments as AvgPool2d (no divisor_override); L_out = floor((L + 2p - k)/s) + 1.
@@ -120,9 +124,8 @@ class AvgPool1d(Module):
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input):
-        with as_layer(self):
-            return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad)
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -132,7 +135,7 @@ def _single(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
 
-class SumPool2d(Module):
+class SumPool2d(_Pool):
     r"""Sum over each kH x kW window (glassnet's own; equals AvgPool2d(...)(x) * kH * kW with
     count_include_pad=True), padding counting as zeros.
 
@@ -147,14 +150,13 @@ class SumPool2d(Module):
         self.padding = padding
 
     def forward(self, input):
-        with as_layer(self):
-            return F.sum_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return F.sum_pool2d(input, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_Pool):
     r"""Mean over windows chosen so that the output is output_size for any input size.
 
     Window i along H spans rows floor(i*H/H_out) .. ceil((i+1)*H/H_out) - 1 (likewise W), so
@@ -170,14 +172,13 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, input):
-        with as_layer(self):
-            return F.adaptive_avg_pool2d(input, self.output_size)
+        return F.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_Pool):
     r"""Max over the adaptive windows of AdaptiveAvgPool2d.
 
     Args:
@@ -191,14 +192,13 @@ class AdaptiveMaxPool2d(Module):
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input):
-        with as_layer(self):
-            return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class GlobalAvgPool2d(Module):
+class GlobalAvgPool2d(_Pool):
     r"""The mean of each channel over all positions: y[n, c, 0, 0] = mean_{h,w} x[n, c, h, w].
 
     Same as AdaptiveAvgPool2d(1) (keeps the 1 x 1 spatial dims; follow with Flatten for (N, C)).
@@ -206,11 +206,10 @@ class GlobalAvgPool2d(Module):
     """
 
     def forward(self, input):
-        with as_layer(self):
-            return F.adaptive_avg_pool2d(input, 1)
+        return F.adaptive_avg_pool2d(input, 1)
 
 
-class GlobalMaxPool2d(Module):
+class GlobalMaxPool2d(_Pool):
     r"""The maximum of each channel over all positions: y[n, c, 0, 0] = max_{h,w} x[n, c, h, w].
 
     Same as AdaptiveMaxPool2d(1) (keeps the 1 x 1 spatial dims); the gradient goes to the first
@@ -219,5 +218,4 @@ class GlobalMaxPool2d(Module):
     """
 
     def forward(self, input):
-        with as_layer(self):
-            return F.adaptive_max_pool2d(input, 1)
+        return F.adaptive_max_pool2d(input, 1)

@@ -33,6 +33,8 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 class RNNBase(Module):
     """The shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU` (see those)."""
 
+    _input_rule = "float"     # floating-point Tensors of the parameters' dtype (Module.__call__ checks)
+
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None):
         super().__init__()
@@ -262,6 +264,7 @@ class RNNCellBase(Module):
     from U(-1/sqrt(H), 1/sqrt(H)) as torch."""
 
     _gates = 1
+    _input_rule = "float"     # floating-point Tensors of the parameters' dtype (Module.__call__ checks)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
         super().__init__()

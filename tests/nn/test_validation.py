@@ -1,0 +1,188 @@
+"""What layers refuse, and how they say it (issue #15): one input rule for every layer, checked in
+``Module.__call__``, and constructors that check their arguments, each compared with torch.
+
+The input rule is torch's: a floating input whose dtype differs from the layer's parameters is an
+error naming both; integer, complex, object and string inputs are refused; a NumPy array or a list
+gets told to become a Tensor. Embedding takes integer indices; losses take integer targets.
+"""
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.errors import InputTypeError, ShapeError
+
+nn = gn.nn
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+# layer factory (called the same way on glassnet's nn and torch's nn), a valid float32 input shape
+LAYERS = {
+    "Linear": (lambda m: m.Linear(3, 2), (4, 3)),
+    "Conv1d": (lambda m: m.Conv1d(3, 2, 3), (2, 3, 8)),
+    "Conv2d": (lambda m: m.Conv2d(3, 2, 3), (2, 3, 8, 8)),
+    "MaxPool2d": (lambda m: m.MaxPool2d(2), (2, 3, 8, 8)),
+    "AvgPool2d": (lambda m: m.AvgPool2d(2), (2, 3, 8, 8)),
+    "AdaptiveAvgPool2d": (lambda m: m.AdaptiveAvgPool2d(2), (2, 3, 8, 8)),
+    "BatchNorm1d": (lambda m: m.BatchNorm1d(3), (4, 3)),
+    "BatchNorm2d": (lambda m: m.BatchNorm2d(3), (2, 3, 4, 4)),
+    "LayerNorm": (lambda m: m.LayerNorm(3), (4, 3)),
+    "ReLU": (lambda m: m.ReLU(), (4, 3)),
+    "Sigmoid": (lambda m: m.Sigmoid(), (4, 3)),
+    "Softmax": (lambda m: m.Softmax(dim=1), (4, 3)),
+    "Dropout": (lambda m: m.Dropout(0.5), (4, 3)),
+    "RNN": (lambda m: m.RNN(3, 2), (5, 1, 3)),
+    "LSTM": (lambda m: m.LSTM(3, 2, batch_first=True), (1, 5, 3)),
+    "GRU": (lambda m: m.GRU(3, 2), (5, 1, 3)),
+    "LSTMCell": (lambda m: m.LSTMCell(3, 2), (4, 3)),
+}
+WITH_PARAMETERS = ["Linear", "Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "RNN", "LSTM",
+                   "GRU", "LSTMCell"]
+
+
+def _input(shape, dtype):
+    return np.random.default_rng(0).standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_every_layer_takes_a_float32_tensor(name):
+    make, shape = LAYERS[name]
+    make(nn)(gn.tensor(_input(shape, np.float32)))
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("wrap", ["ndarray", "list"])
+def test_arrays_and_lists_are_told_to_become_tensors(name, wrap):
+    make, shape = LAYERS[name]
+    x = _input(shape, np.float32)
+    with pytest.raises(InputTypeError, match=rf"{name}.*got {'numpy.ndarray' if wrap == 'ndarray' else 'list'}"
+                                             rf".*wrap it with gn.tensor"):
+        make(nn)(x if wrap == "ndarray" else x.tolist())
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool", "complex128", "complex64"])
+def test_integer_boolean_and_complex_inputs_are_refused(name, dtype):
+    make, shape = LAYERS[name]
+    x = gn.tensor(_input(shape, np.float64).astype(dtype))
+    with pytest.raises(InputTypeError, match=rf"{name}.*floating-point input.*got {dtype}"):
+        make(nn)(x)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_object_and_string_inputs_are_refused(name):
+    make, shape = LAYERS[name]
+    for x, what in [(gn.Tensor._wrap(np.empty(shape, dtype=object)), "object"), ("abc", "str")]:
+        with pytest.raises(InputTypeError, match=rf"{name}.*got {what}"):
+            make(nn)(x)
+
+
+@pytest.mark.parametrize("name", WITH_PARAMETERS)
+def test_float64_input_to_a_float32_layer_names_both_dtypes(name):
+    make, shape = LAYERS[name]
+    with pytest.raises(InputTypeError, match=rf"{name}.*float64 input.*float32 parameters"):
+        make(nn)(gn.tensor(_input(shape, np.float64)))
+    make(nn).double()(gn.tensor(_input(shape, np.float64)))          # converting the layer fixes it
+
+
+@pytest.mark.parametrize("name", sorted(set(LAYERS) - set(WITH_PARAMETERS)))
+def test_layers_without_parameters_take_either_float_dtype(name):
+    make, shape = LAYERS[name]
+    y = make(nn)(gn.tensor(_input(shape, np.float64)))
+    assert y.dtype == gn.float64
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("name", WITH_PARAMETERS)
+def test_torch_refuses_the_same_inputs(name):
+    """The rule is torch's: its layers with parameters refuse integer, complex and float64 input too."""
+    import torch
+    make, shape = LAYERS[name]
+    for dtype in ["int64", "complex64", "float64"]:
+        x = torch.from_numpy(_input(shape, np.float64).astype(dtype))
+        with pytest.raises((RuntimeError, TypeError, ValueError)):
+            make(torch.nn)(x)
+
+
+def test_the_error_names_the_layer_by_its_path():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2), nn.Tanh()))
+    with pytest.raises(InputTypeError, match=r"layer '0' Linear\(in_features=3.*got int64"):
+        model(gn.tensor([[1, 2, 3]]))
+    model[2][0].double()
+    with pytest.raises(InputTypeError, match=r"layer '2.0' Linear\(in_features=4.*float32 input.*float64"):
+        model(gn.ones(1, 3))
+
+
+def test_embedding_takes_integer_indices_and_refuses_the_rest():
+    emb = nn.Embedding(5, 2)
+    assert emb(gn.tensor([[0, 4]])).shape == (1, 2, 2)
+    assert emb(gn.tensor(np.array([1, 2], np.int32))).shape == (2, 2)
+    for bad, what in [(gn.tensor([0.0, 1.0]), "float32"), (gn.tensor([True]), "bool"), ("ab", "str")]:
+        with pytest.raises(InputTypeError, match=rf"Embedding.*integer indices.*got {what}"):
+            emb(bad)
+    with pytest.raises(InputTypeError, match="Embedding.*got list.*wrap it with gn.tensor"):
+        emb([0, 1])
+
+
+def test_losses_take_integer_targets_and_tell_arrays_to_become_tensors():
+    logits = gn.randn(4, 3)
+    loss = nn.CrossEntropyLoss()(logits, gn.tensor([0, 2, 1, 0]))
+    assert loss.dtype == gn.float32
+    with pytest.raises(InputTypeError, match="CrossEntropyLoss.*got numpy.ndarray.*wrap it with gn.tensor"):
+        nn.CrossEntropyLoss()(logits.numpy(), gn.tensor([0, 2, 1, 0]))
+    # targets stay as lenient as the functional forms (which convert arrays and lists)
+    assert nn.CrossEntropyLoss()(logits, np.array([0, 2, 1, 0])).item() == loss.item()
+    with pytest.raises(InputTypeError, match="MSELoss.*floating-point input.*got int64"):
+        nn.MSELoss()(gn.tensor([1, 2]), gn.tensor([1.0, 2.0]))
+
+
+def test_user_modules_are_not_checked():
+    """The rule belongs to glassnet's layers: a user's module may take whatever its forward takes."""
+    class Lookup(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = nn.Parameter(gn.randn(4, 2))
+
+        def forward(self, ids):
+            return self.table[ids]
+
+    assert Lookup()(np.array([0, 3])).shape == (2, 2)
+
+
+def test_packed_sequences_still_reach_recurrent_layers():
+    from glassnet.nn.rnn_utils import pack_padded_sequence
+    packed = pack_padded_sequence(gn.randn(5, 2, 3), [5, 3])
+    out, _ = nn.GRU(3, 2)(packed)
+    assert out.data.shape == (8, 2)
+
+
+# ----------------------------------------------------------------- one error seam
+def test_shape_errors_from_functional_forms_name_the_layer():
+    """ShapeErrors raised by F.* (which know no layer) are attached to the innermost layer by
+    Module.__call__: no per-layer re-raise or context manager."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 2))
+    with pytest.raises(ShapeError, match=r"layer '0' Conv2d\(3, 4.*expected input with 3 channels, got 5"):
+        model(gn.randn(1, 5, 8, 8))
+    with pytest.raises(ShapeError, match=r"layer '1' MaxPool2d"):
+        model(gn.randn(1, 3, 3, 3))                    # 1 x 1 feature maps: no 2 x 2 window fits
+    with pytest.raises(ShapeError, match=r"layer '3' Linear\(in_features=36.*input has 64 features"):
+        model(gn.randn(1, 3, 10, 10))
+
+
+def test_layer_modules_import_no_error_helpers_from_each_other():
+    import pathlib
+    root = pathlib.Path(gn.__file__).parent / "nn" / "modules"
+    for name in ["pooling.py", "linear.py", "conv.py", "normalization.py"]:
+        source = (root / name).read_text()
+        assert "as_layer" not in source and "except ShapeError" not in source, name
+
+
+# ---------------------------------------------------------------------- per-call cost
+def test_the_check_is_cheap_compared_with_a_small_forward():
+    import timeit
+    layer = nn.ReLU()
+    x = gn.randn(1, 8)
+    checked = min(timeit.repeat(lambda: layer(x), number=2000, repeat=5))
+    direct = min(timeit.repeat(lambda: layer.forward(x), number=2000, repeat=5))
+    assert (checked - direct) / 2000 < 5e-6, f"Module.__call__ adds {(checked - direct) / 2000 * 1e6:.1f} us"
