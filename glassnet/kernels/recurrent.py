@@ -40,6 +40,7 @@ Numerics:
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -198,6 +199,15 @@ if BACKEND == "numba":
         return _sigmoid_float32 if a == types.float32 else _sigmoid_float64
 
 
+@functools.lru_cache(maxsize=64)
+def _np_gate_affine(pattern, H, dtype):
+    """Per-column (scale, shift) over a row of gates: (1/2, 1/2) for a sigmoid gate, (1, 0) for
+    tanh, so that shift + scale * tanh(scale * a) is sigma(a) or tanh(a): one ``np.tanh`` over
+    the whole contiguous row serves every gate (the NumPy twins' costliest call)."""
+    scale = np.repeat(np.asarray([0.5 if kind == "sigmoid" else 1.0 for kind in pattern], dtype), H)
+    return scale, 1 - scale
+
+
 def _np_sigmoid(a, out):
     """out = sigma(a) = (1 + tanh(a/2)) / 2, in NumPy (out may be a)."""
     np.multiply(a, 0.5, out=out)
@@ -298,10 +308,12 @@ def lstm_forward_numba(ax, ah, c_prev, gates, c, tanh_c, h):
 
 def lstm_forward_numpy(ax, ah, c_prev, gates, c, tanh_c, h):
     H = c.shape[1]
+    scale, shift = _np_gate_affine(("sigmoid", "sigmoid", "tanh", "sigmoid"), H, gates.dtype)
     np.add(ax, ah, out=gates)
-    _np_sigmoid(gates[:, :2 * H], gates[:, :2 * H])           # i, f
-    np.tanh(gates[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])  # g
-    _np_sigmoid(gates[:, 3 * H:], gates[:, 3 * H:])            # o
+    gates *= scale
+    np.tanh(gates, out=gates)
+    gates *= scale
+    gates += shift                                              # i, f, o = sigma; g = tanh
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     np.multiply(f, c_prev, out=c)
     c += i * g
