@@ -70,6 +70,19 @@ class _Sealed:
                              f"record; refused")
 
 
+class _Function(_Sealed):
+    """A stand-in function as the pickle sees it: callable, but sealed (a plain function would let
+    BUILD rewrite its ``__defaults__`` for every later load)."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        self.function = function
+
+    def __call__(self, *args):
+        return self.function(*args)
+
+
 class _StorageType(_Sealed):
     """What ``torch.FloatStorage`` (etc.) unpickles to: a name and an element dtype, nothing callable."""
 
@@ -105,7 +118,7 @@ class _Storage(_Sealed):
 def _check_ints(name: str, values, minimum: int) -> tuple:
     if not isinstance(values, (tuple, list)) or not all(type(v) is int and v >= minimum for v in values):
         raise TorchFileError(f"gn.load_torch: a tensor's {name} must be a tuple of integers >= {minimum}, "
-                             f"got {values!r}")
+                             f"got {values!r:.80}")
     return tuple(values)
 
 
@@ -172,12 +185,12 @@ def _torch_device(*args):
 
 # (module, name) the pickle may name -> what it gets instead. Nothing else is ever imported.
 _TORCH_GLOBALS = {
-    ("collections", "OrderedDict"): _ordered_dict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch", "Size"): _torch_size,
-    ("torch", "device"): _torch_device,
+    ("collections", "OrderedDict"): _Function(_ordered_dict),
+    ("torch._utils", "_rebuild_tensor_v2"): _Function(_rebuild_tensor),
+    ("torch._utils", "_rebuild_parameter"): _Function(_rebuild_parameter),
+    ("torch._utils", "_rebuild_parameter_with_state"): _Function(_rebuild_parameter),
+    ("torch", "Size"): _Function(_torch_size),
+    ("torch", "device"): _Function(_torch_device),
     **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
     # a dtype comes back as its NumPy name (a str: immutable, unlike a shared numpy.dtype object)
     **{("torch", name): xp.dtype(code).name for name, code in _TORCH_DTYPES.items()},

@@ -257,3 +257,16 @@ def test_zip_entry_lying_about_its_size_is_read_no_further(workdir):
     refused("lie.pt", "damaged")
     assert tracemalloc.get_traced_memory()[1] < 8 * 2**20
     tracemalloc.stop()
+
+
+@pytest.mark.parametrize("state", [
+    tz.EMPTY_DICT + tz.s("x") + tz.i(1) + b"s",                                       # __dict__ entries
+    tz.tup(b"N", tz.EMPTY_DICT + tz.s("__defaults__") + tz.tup(tz.i(1)) + b"s"),       # setattr (slot state)
+])
+def test_pickle_may_not_rewrite_an_allowed_function(workdir, state):
+    # BUILD on the rebuild function itself would set its __defaults__ for every later load
+    pkl = tz.PROTO2 + tz.glob("torch._utils", "_rebuild_tensor_v2") + state + tz.BUILD + tz.STOP
+    tz.write_zip("evil.pt", pkl)
+    refused("evil.pt", "modify a Function record")
+    tz.write_zip("ok.pt", tz.state_dict(w=tz.tensor(tz.storage_pid("0", 1), (1,), (1,))), {"0": b"\0" * 4})
+    assert gn.load_torch("ok.pt")["w"].shape == (1,)
