@@ -13,6 +13,12 @@ def t(values, requires_grad: bool = False):
     return _make_tensor(np.asarray(values, dtype=np.float64), dtype=float64, requires_grad=requires_grad)
 
 
+def _factor(v) -> str:
+    """A factor of a product as written by hand: negatives in parentheses, 2*(-1)."""
+    text = fmt(v, 2)
+    return f"({text})" if text.startswith("-") else text
+
+
 def windows(board: Board, x_padded, kernel, out, stride: int = 1, bias: float = 0.0, limit: int | None = None,
             label: str = "y") -> None:
     """Show each output of a 2-D cross-correlation: the input patch, the products, their sum.
@@ -31,7 +37,7 @@ def windows(board: Board, x_padded, kernel, out, stride: int = 1, bias: float = 
                 board.say(f"... and so on for the remaining {y.size - shown} windows.")
                 return
             patch = x[i * stride:i * stride + kh, j * stride:j * stride + kw]
-            products = " + ".join(f"{fmt(a, 2)}*{fmt(b, 2)}" for a, b in zip(patch.ravel(), k.ravel()))
+            products = " + ".join(f"{_factor(a)}*{_factor(b)}" for a, b in zip(patch.ravel(), k.ravel()))
             total = float((patch * k).sum()) + bias
             if abs(total - y[i, j]) > 1e-9 * max(1.0, abs(total)):
                 raise AssertionError(f"window ({i}, {j}): products sum to {total}, glassnet's map has {y[i, j]}")

@@ -88,18 +88,30 @@ def render_html(result) -> str:
     from ..report.html import Page
     page = Page(f"{result.name}: {result.title}", subtitle="; ".join("from " + s for s in _sources(result)))
     rows: list = []
+    lines: list = []        # consecutive one-line values share one <pre>
 
     def flush():
         if rows:
             page.table(list(rows), header=["step", "glassnet", "notes", ""])
             rows.clear()
+        if lines:
+            width = max(len(label) for label, _ in lines)
+            page.pre("\n".join(f"{label:<{width}}  {value}" for label, value in lines))
+            lines.clear()
 
     for b in result.board.blocks:
         if b.kind == "check" and "\n" not in b.value:
+            if lines:
+                flush()
             c = b.check
             rows.append([b.text, b.value, c.notes, "agrees" if c.agrees else "differs: " + c.why])
             if c.agrees and c.why:
                 rows.append(["", "", "", "convention: " + c.why])
+            continue
+        if b.kind == "show" and "\n" not in b.value:
+            if rows:
+                flush()
+            lines.append((b.text, b.value))
             continue
         flush()
         if b.kind == "step":
@@ -109,7 +121,7 @@ def render_html(result) -> str:
         elif b.kind == "note":
             page.paragraph(b.text, css_class="note")
         elif b.kind == "show":
-            page.pre(f"{b.text}\n{b.value}" if "\n" in b.value else f"{b.text} = {b.value}")
+            page.pre(f"{b.text}\n{b.value}")
         elif b.kind == "check":
             c = b.check
             page.pre(f"{b.text} (glassnet)\n{b.value}\n\nnotes: {c.notes}")
