@@ -24,6 +24,7 @@ def _figure_written(out, lines):
     assert out.stat().st_size > 10_000 and f"saved {out}" in lines
 
 
+@pytest.mark.slow   # five deep MLPs
 def test_activations_measures_each_function(tmp_path):
     results, lines, out = _run("activations", tmp_path, epochs=2)
     assert list(results["results"]) == ["sigmoid", "tanh", "ReLU", "leaky ReLU", "ELU"]

@@ -103,6 +103,7 @@ def test_figures_save_as_png_and_svg(fmt):
     assert data.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in data[:500]
 
 
+@pytest.mark.slow   # a subprocess that trains and runs an experiment
 def test_without_matplotlib_the_core_works_and_pictures_say_how_to_install(tmp_path):
     script = textwrap.dedent("""
         import sys

@@ -12,8 +12,9 @@ import glassnet.nn as nn
 from glassnet.report.browser import find_chromium, loaded_dom, screenshot
 from glassnet.report.training import SECTIONS, TrainingReport
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="needs headless Chromium: apt-get install chromium (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,       # end to end: a training run, then a browser (CI runs -m slow too)
+              pytest.mark.skipif(find_chromium() is None,
+                                 reason="needs headless Chromium: apt-get install chromium (.ci/run installs it)")]
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,7 @@ def test_glassnet_report_rebuilds_from_a_checkpoint_directory(run, tmp_path, cap
     assert len(err) == 1 and "no checkpoint" in err[0]
 
 
+@pytest.mark.slow   # the CLI's training job end to end
 def test_glassnet_train_report_flag(tmp_path, capsys):
     main(["train", "--epochs", "1", "--quiet", "--out", str(tmp_path), "--report", str(tmp_path / "r.html")])
     page = (tmp_path / "r.html").read_text()
