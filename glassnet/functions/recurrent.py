@@ -63,7 +63,7 @@ class _Sequence(Function):
     def _begin(self, x, W_hh, lengths, reverse):
         T, N, _ = x.shape
         self.steps = kernels.StepOrder(T, N, lengths, reverse)
-        self.x = xp.ascontiguousarray(self.steps.gather(x))    # x_t in the order the loop walks
+        self.x = self.steps.inputs(x)                          # x_t in the order the loop walks
         self.dtype = xp.result_type(x, W_hh)
         return T, N, W_hh.shape[1]
 
@@ -226,7 +226,7 @@ class GRU(_Sequence):
         if self.reset_after:
             # the input side carries b_ih and b_hr, b_hz; b_hn stays inside r * (...)
             ax = _each_step(self.x, W_ih, b_ih + xp.concatenate([b_hh[:2 * H], xp.zeros(H, self.dtype)]))
-            b_hn = xp.ascontiguousarray(b_hh[2 * H:])
+            b_hn = b_hh[2 * H:]
             un = self.un = xp.empty((T, N, H), self.dtype)        # h_{t-1} W_hn^T + b_hn of every step
             ah = xp.empty((N, 3 * H), self.dtype)                 # h_{t-1} W_hh^T of one step
             for t, b in enumerate(self.steps.sizes):

@@ -96,6 +96,10 @@ class StepOrder:
             return a[::-1] if self.reverse else a
         return a[self.t_src, self.n_src]
 
+    def inputs(self, x):
+        """x (T, N, I) in step order as one contiguous array (read twice: forward and dW_ih)."""
+        return np.ascontiguousarray(self.gather(x))
+
     def scatter(self, a):
         """Step order (T, N, ...) -> caller layout (the inverse permutation of ``gather``)."""
         if self.order is None:
@@ -128,14 +132,6 @@ class StepOrder:
         b = self.sizes[t]
         if b < S.shape[1]:
             S[t + 1, b:] = S[t, b:]
-
-    def project(self, x, W, b=None):
-        """x_t W^T + b for every step at once, in step order: one GEMM, (T, N, G*H)."""
-        T, N, I = x.shape
-        A = np.matmul(np.ascontiguousarray(self.gather(x)).reshape(T * N, I), W.T)
-        if b is not None:
-            A += b
-        return A.reshape(T, N, -1)
 
 
 # --------------------------------------------------------------------------- scalar helpers
