@@ -1,8 +1,10 @@
 """Recurrent layers: the forward pass over a sequence and backpropagation through time.
 
 One primitive per layer direction runs the whole sequence (``RNN``, ``LSTM``, ``GRU``).
-Each is written as the notes write it (001_0ad103dc23bd7991.txt, "Backpropagation Through
-Time" and the LSTM and GRU sections; 002_b0cc0517b37ffd9b.txt, the RNN forward and BPTT):
+Each follows the notes: 002_b0cc0517b37ffd9b.txt, "4 RECURRENT NEURAL NETWORK" and "4.2 BACK
+PROPAGATION THROUGH TIME" (the RNN); 001_0ad103dc23bd7991.txt, the BPTT slides and the slides
+titled "LSTM", "LSTM Architecture" and "GRU Architecture" (whose equations are in figures the
+transcript lost: the equations below are torch's, see GRU for the notes' own form):
 
 * forward: the input side x_t W_ih^T + b of every step is one matrix product over the
   whole sequence (it does not depend on h); then a loop over t adds the recurrent side
@@ -209,7 +211,10 @@ class GRU(_Sequence):
     product, so all three gates' products with h_{t-1} are one matrix product per step.
     ``reset_after=False`` is Cho et al.'s (2014): the reset gate scales h_{t-1} before its
     product with W_hn, which therefore waits for r (two products per step). In both, z
-    weighs the previous state and 1 - z the candidate n.
+    weighs the previous state and 1 - z the candidate n. The notes (000_f1a626c8fa66bc36.txt,
+    "Gated Recurrent Unit") write the reset-before form, g_t = tanh(W x_t + U (r_t * h_{t-1})),
+    with the update gate on the other side, h_t = (1 - z_t) h_{t-1} + z_t g_t: the same
+    model with z relabelled 1 - z.
 
     Inputs x (T, N, I), h0 (N, H) or None, W_ih (3H, I), W_hh (3H, H), biases (3H,)
     -> y (T, N, H), h_n (N, H).
