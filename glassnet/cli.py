@@ -13,7 +13,8 @@ EXAMPLES = """examples:
     glassnet generate --checkpoint runs/char-lstm/last.safetensors --prime "def "
     glassnet summary alexnet               # the notes' AlexNet parameter table
     glassnet explain                       # the notes' worked example, step by step
-    glassnet experiment vanishing-gradients
+    glassnet experiment vanishing-gradients  # also activations, batch-norm, dropout, exploding-gradients, optimizers
+    glassnet train --report run.html       # an HTML report of the run (glassnet report RUN_DIR rebuilds it)
 
 Re-running a train command resumes from its checkpoint (--fresh starts over); Ctrl-C stops
 it and says where the last checkpoint is.

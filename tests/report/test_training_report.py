@@ -121,3 +121,17 @@ def test_gray_png_decodes_to_the_pixels():
     np.testing.assert_array_equal(rows[:, 0], 0)                      # filter type 0
     np.testing.assert_array_equal(rows[:, 1:], [[255, 128, 0], [0, 128, 255]])   # ink dark: 2 -> 0
     assert zlib.crc32(data[idat:idat + 4 + length]) == struct.unpack(">I", data[idat + 4 + length:idat + 8 + length])[0]
+
+
+def test_glassnet_report_on_any_trainer_run_draws_what_the_history_holds(tmp_path):
+    gn.manual_seed(0)
+    X, y = gn.randn(60, 5), gn.randint(0, 3, (60,))
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                         progress=False, verbose=False, checkpoint_dir=tmp_path / "demo")
+    trainer.fit((X, y), epochs=2, batch_size=20)
+    assert main(["report", str(tmp_path / "demo"), "--out", str(tmp_path / "demo.html")]) == 0
+    page = (tmp_path / "demo.html").read_text()
+    assert "Training report: demo" in page and "2 epochs, finished" in page
+    assert "Needs the model and labelled data" in page                 # no recipe to rebuild the model from
+    assert "<td>0.weight</td>" in page and "<td>2.weight</td>" in page  # gradient flow from the history
