@@ -20,7 +20,7 @@ def _factor(v) -> str:
 
 
 def windows(board: Board, x_padded, kernel, out, stride: int = 1, bias: float = 0.0, limit: int | None = None,
-            label: str = "y") -> None:
+            label: str = "y", padded: bool = False) -> None:
     """Show each output of a 2-D cross-correlation: the input patch, the products, their sum.
 
     ``x_padded`` is the (already padded) input and ``out`` glassnet's output map; the products are
@@ -42,7 +42,8 @@ def windows(board: Board, x_padded, kernel, out, stride: int = 1, bias: float = 
             if abs(total - y[i, j]) > 1e-9 * max(1.0, abs(total)):
                 raise AssertionError(f"window ({i}, {j}): products sum to {total}, glassnet's map has {y[i, j]}")
             tail = f" + bias {fmt(bias, 2)}" if bias else ""
-            board.show(f"{label}[{i},{j}]: rows {i * stride}-{i * stride + kh - 1}, "
+            where = "padded rows" if padded else "rows"
+            board.show(f"{label}[{i},{j}]: {where} {i * stride}-{i * stride + kh - 1}, "
                        f"cols {j * stride}-{j * stride + kw - 1}",
                        f"{products}{tail} = {fmt(y[i, j], 4)}")
             shown += 1

@@ -148,7 +148,7 @@ def conv_rgb(board):
     padded = F.pad(x, (1, 1, 1, 1)).numpy()[0]
     for c, (name, notes) in enumerate((("red", "308"), ("green", "-498"), ("blue", "164"))):
         board.step(f"Channel {c + 1} ({name}) with kernel slice {c + 1}")
-        windows(board, padded[c], kernels[c], per_channel.numpy()[0, c], limit=1, label=name)
+        windows(board, padded[c], kernels[c], per_channel.numpy()[0, c], limit=1, label=name, padded=True)
         board.compare(f"{name} contribution", per_channel.numpy()[0, c, 0, 0], notes, key=f"{name}")
     board.step("Sum over channels plus the bias (one output per filter, not one per channel)")
     board.compare("output[0,0]", out.numpy()[0, 0, 0, 0], "-25", key="y00")
@@ -168,7 +168,7 @@ def conv_sharpen(board):
     for stride in (1, 2):
         board.step(f"Padding 1, stride {stride}")
         xp_, y = _conv(_SHARP_IMG, _SHARPEN, stride=stride, padding=1)
-        windows(board, xp_, _SHARPEN, y, stride=stride, limit=2)
+        windows(board, xp_, _SHARPEN, y, stride=stride, limit=2, padded=True)
         board.compare("first output", y[0, 0], "320", key=f"y00_s{stride}")
         board.show(f"output ({y.shape[0]}x{y.shape[1]})", y, key=f"y_s{stride}")
     board.note("The stride-2 figure's image shows extra values (101, 99, ...) to the right of the 5x5 image; "
@@ -184,7 +184,7 @@ def conv_padded_179(board):
     board.show("kernel", np.asarray(k, float))
     xp_, y = _conv(image, k, padding=1)
     board.show("padded image", xp_)
-    windows(board, xp_, k, y, limit=1)
+    windows(board, xp_, k, y, limit=1, padded=True)
     board.compare("output[0,0]", y[0, 0], "179", key="y00")
     board.note("The transcript calls 179 'the central value'; its products use the padded rows 0-2 and columns "
                "0-2, so it is the top-left output.")

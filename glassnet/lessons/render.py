@@ -124,7 +124,7 @@ def render_html(result) -> str:
             page.pre(f"{b.text}\n{b.value}")
         elif b.kind == "check":
             c = b.check
-            page.pre(f"{b.text} (glassnet)\n{b.value}\n\nnotes: {c.notes}")
+            page.pre(f"{b.text} (glassnet)\n{b.value}\n\nnotes: {c.notes}   ({'agrees' if c.agrees else 'DIFFERS'})")
             if not c.agrees or c.why:
                 page.paragraph(("differs: " if not c.agrees else "convention: ") + c.why, css_class="note")
     flush()

@@ -45,11 +45,11 @@ def cnn_toy(board):
     padded = F.pad(x, (1, 1, 1, 1)).numpy()[0, 0]
     board.step("Convolution with F1 and bias b1 = 1")
     board.show("F1", np.array(F1, float))
-    windows(board, padded, F1, z.numpy()[0, 0], stride=2, bias=1.0, label="z1")
+    windows(board, padded, F1, z.numpy()[0, 0], stride=2, bias=1.0, label="z1", padded=True)
     board.compare("z1", z.numpy()[0, 0], "-1 1 1; 2 0 -2; -2 1 1", key="z1")
     board.step("Convolution with F2 and bias b2 = 0")
     board.show("F2", np.array(F2, float))
-    windows(board, padded, F2, z.numpy()[0, 1], stride=2, label="z2")
+    windows(board, padded, F2, z.numpy()[0, 1], stride=2, label="z2", padded=True)
     board.compare("z2", z.numpy()[0, 1], "2 2 0; 5 1 -3; 1 0 -1", key="z2")
     board.step("ReLU")
     board.compare("Rz1", rz.numpy()[0, 0], "0 1 1; 2 0 0; 0 1 1", key="rz1")
