@@ -66,6 +66,16 @@ def _check_batches(loader, what: str) -> None:
                          f"drop_last={loader.drop_last}")
 
 
+def _loader_state(loader) -> dict:
+    """A loader's shuffling state ({} for loaders that keep none, e.g. a user's own iterable)."""
+    return loader.state_dict() if hasattr(loader, "state_dict") else {}
+
+
+def _restore_loader(loader, state: dict) -> None:
+    if state and hasattr(loader, "load_state_dict"):
+        loader.load_state_dict(state)
+
+
 def _check_finite_weights(weights: dict, path) -> None:
     """A checkpoint saved after training diverged holds NaN: say so at load, not at the first loss."""
     for name, value in weights.items():
@@ -221,7 +231,7 @@ class Trainer:
                     f"in epoch {self.epoch + 1} (step {self.global_step})"
                 self.log(f"resumed from {self.checkpoint_dir / 'last.safetensors'} {where}")
             planned = getattr(self.scheduler, "T_max", None)       # a schedule planned in epochs
-            if planned is not None and self.epoch < total_epochs and planned < total_epochs:
+            if planned is not None and epochs is not None and self.epoch < epochs and planned < epochs:
                 self.log(f"note: the resumed learning-rate schedule was planned for {planned} epochs "
                          f"(T_max={planned}); epochs {max(planned, self.epoch) + 1}-{epochs} run past its end, where a cosine "
                          f"schedule starts a new cycle from eta_min. Start a fresh run to plan "
@@ -297,13 +307,13 @@ class Trainer:
         resumed, self._position = self._position, None
         if resumed is None:
             # what replays this epoch's order after a mid-epoch checkpoint: the generators now
-            self._epoch_start = {"rng": backend.rng().bit_generator.state, "loader": loader.state_dict()}
+            self._epoch_start = {"rng": backend.rng().bit_generator.state, "loader": _loader_state(loader)}
             totals = {"loss": 0.0, "seen": 0, "correct": 0, "counted": 0, "norms": []}
             first_batch = 0
         else:
             self._epoch_start = resumed["epoch_start"]
             backend.rng().bit_generator.state = self._epoch_start["rng"]
-            loader.load_state_dict(self._epoch_start["loader"])
+            _restore_loader(loader, self._epoch_start["loader"])
             totals = resumed["totals"]
             first_batch = int(resumed["batch"])
         bar = None
@@ -318,7 +328,7 @@ class Trainer:
             state, first_window = None, 0
             if resumed is not None:         # the order is drawn: continue with the checkpoint's generators
                 backend.rng().bit_generator.state = resumed["rng"]
-                loader.load_state_dict(resumed["loader"])
+                _restore_loader(loader, resumed["loader"])
                 state, first_window = resumed["state"], int(resumed["window"])
                 resumed = None
             if bar is not None and self.tbptt is not None and index == first_batch:
