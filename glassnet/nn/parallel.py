@@ -20,6 +20,9 @@ How the averaging overlaps the backward pass (as torch's reducer):
   same order) while the backward goes on computing earlier layers' gradients;
 * when the backward is over (``engine.queue_callback``) the reductions are waited
   for, divided by p and copied back into ``.grad``.
+
+MPI libraries such as MPICH advance a non-blocking reduction only inside MPI calls, so
+each hook also polls (``MPI_Test``) the reductions in flight.
 """
 from __future__ import annotations
 
