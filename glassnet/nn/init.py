@@ -6,6 +6,7 @@ All draws come from glassnet's seeded generator (``gn.manual_seed``).
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..autograd import grad_mode
 from ..backend import rng, xp
@@ -103,14 +104,27 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+def _zero_element(tensor) -> bool:
+    """As torch: initialising a tensor with no elements (Linear(0, 3)'s weight) does nothing, with
+    a warning, instead of dividing by a fan of 0."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
     """U(-b, b), b = gain sqrt(3 / fan) (He et al., 2015)."""
+    if _zero_element(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
     """N(0, std^2), std = gain / sqrt(fan)."""
+    if _zero_element(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
 
 

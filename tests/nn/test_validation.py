@@ -186,3 +186,86 @@ def test_the_check_is_cheap_compared_with_a_small_forward():
     checked = min(timeit.repeat(lambda: layer(x), number=2000, repeat=5))
     direct = min(timeit.repeat(lambda: layer.forward(x), number=2000, repeat=5))
     assert (checked - direct) / 2000 < 5e-6, f"Module.__call__ adds {(checked - direct) / 2000 * 1e6:.1f} us"
+
+
+# ------------------------------------------------------------------------ constructors
+# (constructor call, on `nn` of either library), the argument the error must name
+REFUSED = [
+    ("Linear(-1, 3)", "in_features"), ("Linear(3, -2)", "out_features"), ("Linear(2.5, 3)", "in_features"),
+    ("Conv2d(3, 8, 0)", "kernel_size"), ("Conv2d(3, 8, -1)", "kernel_size"), ("Conv2d(3, 8, (3, 0))", "kernel_size"),
+    ("Conv2d(3, 8, 2.5)", "kernel_size"), ("Conv1d(3, 8, 0)", "kernel_size"),
+    ("Conv2d(3, 8, 3, stride=0)", "stride"), ("Conv2d(3, 8, 3, stride=-1)", "stride"),
+    ("Conv2d(3, 8, 3, dilation=0)", "dilation"), ("Conv2d(3, 8, 3, padding=-1)", "padding"),
+    ("Conv2d(3, 8, 3, groups=2)", "groups"), ("Conv2d(3, 8, 3, groups=0)", "groups"),
+    ("Conv2d(-3, 8, 3)", "in_channels"), ("Conv2d(3, 0, 3)", "out_channels"),
+    ("MaxPool2d(0)", "kernel_size"), ("MaxPool2d(2, stride=0)", "stride"), ("MaxPool2d(2, padding=-1)", "padding"),
+    ("MaxPool2d(2, padding=2)", "padding"), ("MaxPool2d(2, dilation=0)", "dilation"), ("MaxPool1d(0)", "kernel_size"),
+    ("AvgPool2d(-2)", "kernel_size"), ("AvgPool2d(0)", "kernel_size"), ("AvgPool2d(2, stride=0)", "stride"),
+    ("AvgPool2d(3, padding=2)", "padding"), ("AvgPool1d(0)", "kernel_size"),
+    ("AvgPool2d(2, divisor_override=0)", "divisor_override"),
+    ("AdaptiveAvgPool2d(-1)", "output_size"), ("AdaptiveMaxPool2d((2, -1))", "output_size"),
+    ("Dropout(p=1.5)", "p"), ("Dropout(p=-0.1)", "p"), ("Dropout2d(1.5)", "p"),
+    ("BatchNorm2d(0)", "num_features"), ("BatchNorm2d(-1)", "num_features"), ("BatchNorm1d(2.5)", "num_features"),
+    ("BatchNorm1d(3, eps=0)", "eps"), ("BatchNorm1d(3, eps=-1)", "eps"), ("LayerNorm(-1)", "normalized_shape"),
+    ("Embedding(-1, 3)", "num_embeddings"), ("Embedding(3, -1)", "embedding_dim"),
+    ("Embedding(3, 2, padding_idx=3)", "padding_idx"),
+    ("GELU(approximate='foo')", "approximate"),
+    ("RNN(0, 3)", "input_size"), ("LSTM(-1, 3)", "input_size"), ("GRU(3, 0)", "hidden_size"),
+    ("RNN(3, 3, num_layers=0)", "num_layers"), ("GRU(3, 3, dropout=1.5)", "dropout"),
+]
+ACCEPTED = ["Linear(0, 3)", "Linear(3, 0)", "Conv2d(0, 8, 3)", "Embedding(0, 3)", "Embedding(3, 0)",
+            "LayerNorm(0)", "AdaptiveAvgPool2d(0)", "BatchNorm1d(3, momentum=2)", "LeakyReLU(-1)",
+            "MaxPool2d(3, padding=1, dilation=2)", "AvgPool2d(2, divisor_override=-1)", "RNNCell(3, 0)"]
+
+
+@pytest.mark.parametrize("call, argument", REFUSED, ids=[c for c, _ in REFUSED])
+def test_constructors_refuse_bad_arguments_naming_them(call, argument):
+    layer = call.split("(")[0]
+    with pytest.raises((ValueError, TypeError), match=rf"{layer}.*\b{argument}\b"):
+        eval(f"nn.{call}")
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
+@pytest.mark.parametrize("call, argument", REFUSED, ids=[c for c, _ in REFUSED])
+def test_torch_refuses_the_same_arguments_at_construction_or_first_forward(call, argument):
+    import torch
+    x = {"1d": torch.randn(2, 3, 8), "Embedding": torch.zeros(2, dtype=torch.long)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises((ValueError, TypeError, RuntimeError, IndexError, AssertionError)):
+            m = eval(f"torch.nn.{call}")
+            if call.startswith("Embedding"):
+                m(x["Embedding"])
+            elif "1d(" in call and not call.startswith("BatchNorm"):
+                m(x["1d"])
+            elif call.startswith(("RNN", "LSTM", "GRU")):
+                m(torch.randn(4, 1, m.input_size))
+            elif call.startswith(("Linear", "BatchNorm1d", "LayerNorm", "Dropout(", "GELU")):
+                m(torch.randn(4, getattr(m, "in_features", getattr(m, "num_features", 3))))
+            else:
+                m(torch.randn(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("call", ACCEPTED)
+def test_constructors_accept_what_torch_accepts(call):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # the zero-element init warning, in both libraries
+        eval(f"nn.{call}")
+        if HAS_TORCH:
+            import torch
+            eval(f"torch.nn.{call}")
+
+
+def test_an_empty_linear_layer_works_as_in_torch():
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        layer = nn.Linear(0, 3)                       # torch warns the same and skips the init
+    assert layer.weight.shape == (3, 0)
+    y = layer(gn.zeros(2, 0))
+    np.testing.assert_array_equal(y.numpy(), np.broadcast_to(layer.bias.numpy(), (2, 3)))
+
+
+def test_kaiming_init_of_a_zero_element_tensor_is_a_no_op_with_a_warning():
+    t = gn.zeros(0, 4)
+    for init in (nn.init.kaiming_uniform_, nn.init.kaiming_normal_):
+        with pytest.warns(UserWarning, match="no-op"):
+            assert init(t) is t

@@ -5,9 +5,10 @@ import math
 from ...backend import get_default_dtype, xp
 from .. import functional as F
 from .. import init
-from ..functional.conv import _tuple, conv_padding
+from ..functional.conv import conv_padding
 from ..module import Module
 from ..parameter import Parameter
+from .arguments import count, sizes
 
 __all__ = ["Conv1d", "Conv2d"]
 
@@ -21,16 +22,21 @@ class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=None):
         super().__init__()
-        n = self._spatial
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+        n, layer = self._spatial, type(self).__name__
+        # what torch refuses, here at construction (torch builds some of these and fails on the first
+        # batch); in_channels=0 builds and runs in torch, so it does here
+        in_channels = count(layer, "in_channels", in_channels)
+        out_channels = count(layer, "out_channels", out_channels, minimum=1)
+        groups = count(layer, "groups", groups, minimum=1)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
         if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+            raise ValueError(f"{layer}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size")
-        self.stride, self.dilation = _tuple(stride, n, "stride"), _tuple(dilation, n, "dilation")
-        self.padding = padding if isinstance(padding, str) else _tuple(padding, n, "padding")
+        self.kernel_size = sizes(layer, "kernel_size", kernel_size, n, 1)
+        self.stride, self.dilation = sizes(layer, "stride", stride, n, 1), sizes(layer, "dilation", dilation, n, 1)
+        self.padding = padding if isinstance(padding, str) else sizes(layer, "padding", padding, n, 0)
         self.padding_mode = padding_mode
         # validates 'same' / 'valid' (and rejects 'same' with a stride) as torch does at construction
         pads = conv_padding(self.padding, self.kernel_size, self.stride, self.dilation)

@@ -7,6 +7,7 @@ from .. import init
 from ..functional.embedding import _normalise_padding_idx
 from ..module import Module
 from ..parameter import Parameter
+from .arguments import count
 
 __all__ = ["Embedding"]
 
@@ -38,8 +39,13 @@ class Embedding(Module):
         super().__init__()
         if max_norm is not None or scale_grad_by_freq:
             raise NotImplementedError("Embedding: max_norm and scale_grad_by_freq are not supported")
+        num_embeddings = count("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = count("Embedding", "embedding_dim", embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.padding_idx = _normalise_padding_idx(padding_idx, num_embeddings)
+        try:
+            self.padding_idx = _normalise_padding_idx(padding_idx, num_embeddings)
+        except ValueError as error:
+            raise ValueError(f"Embedding: {error}") from None
         dtype = dtype or get_default_dtype()
         if _weight is None:
             self.weight = Parameter(xp.empty((num_embeddings, embedding_dim), dtype), requires_grad=not _freeze)

@@ -8,6 +8,7 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+from .arguments import count
 
 __all__ = ["Linear", "Identity", "Flatten", "Unflatten"]
 
@@ -32,6 +33,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
+        # 0 is allowed, as in torch: an empty layer (its weight init is skipped with a warning)
+        in_features, out_features = count("Linear", "in_features", in_features), count("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         dtype = dtype or get_default_dtype()
         self.weight = Parameter(xp.empty((out_features, in_features), dtype))

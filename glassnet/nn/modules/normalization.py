@@ -8,6 +8,7 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
+from .arguments import count, positive_number
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
@@ -28,6 +29,9 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
+        # torch builds BatchNorm2d(0) and eps <= 0 but fails on the first batch: refused here at once
+        num_features = count(type(self).__name__, "num_features", num_features, minimum=1)
+        eps = positive_number(type(self).__name__, "eps", eps)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.eval_locked = False
@@ -173,9 +177,9 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if not isinstance(normalized_shape, (tuple, list)):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(d) for d in normalized_shape)
+        self.normalized_shape = tuple(count("LayerNorm", "normalized_shape", d) for d in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dtype = dtype or get_default_dtype()
         if elementwise_affine:

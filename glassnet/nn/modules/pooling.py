@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from ..module import Module
+from .arguments import count, pool_window
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MinPool2d", "AvgPool1d", "AvgPool2d", "SumPool2d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d"]
@@ -22,9 +23,11 @@ class _Pool(Module):
 
 class _MaxPoolNd(_Pool):
     _fn = None
+    _spatial = 2
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
+        pool_window(type(self).__name__, self._spatial, kernel_size, stride, padding, dilation)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
@@ -66,6 +69,7 @@ class MaxPool1d(_MaxPoolNd):
     """
 
     _fn = staticmethod(F.max_pool1d)
+    _spatial = 1
 
 
 class MinPool2d(_MaxPoolNd):
@@ -96,6 +100,9 @@ class AvgPool2d(_Pool):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
+        pool_window("AvgPool2d", 2, kernel_size, stride, padding)
+        if divisor_override is not None and (isinstance(divisor_override, bool) or divisor_override == 0):
+            raise ValueError(f"AvgPool2d: divisor_override must be a non-zero number or None, got {divisor_override!r}")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
@@ -117,6 +124,7 @@ class AvgPool1d(_Pool):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
+        pool_window("AvgPool1d", 1, kernel_size, stride, padding)
         # torch stores 1-tuples here (and shows them in the repr)
         self.kernel_size = _single(kernel_size)
         self.stride = _single(stride if stride is not None else kernel_size)
@@ -129,6 +137,14 @@ class AvgPool1d(_Pool):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _adaptive_size(layer: str, output_size):
+    """Checked and returned as given: an int, or a pair whose entries are ints or None (keep that size)."""
+    for size in output_size if isinstance(output_size, (tuple, list)) else (output_size,):
+        if size is not None:
+            count(layer, "output_size", size)
+    return output_size
 
 
 def _single(v):
@@ -145,6 +161,7 @@ class SumPool2d(_Pool):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        pool_window("SumPool2d", 2, kernel_size, stride, padding)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -169,7 +186,7 @@ class AdaptiveAvgPool2d(_Pool):
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = output_size
+        self.output_size = _adaptive_size("AdaptiveAvgPool2d", output_size)
 
     def forward(self, input):
         return F.adaptive_avg_pool2d(input, self.output_size)
@@ -189,7 +206,7 @@ class AdaptiveMaxPool2d(_Pool):
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
+        self.output_size, self.return_indices = _adaptive_size("AdaptiveMaxPool2d", output_size), return_indices
 
     def forward(self, input):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)

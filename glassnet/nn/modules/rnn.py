@@ -24,6 +24,7 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 from ..rnn_utils import PackedSequence, _repack, pad_packed_sequence
+from .arguments import count
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -38,11 +39,12 @@ class RNNBase(Module):
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, dtype=None):
         super().__init__()
+        layer = type(self).__name__
         if not 0 <= dropout <= 1:
-            raise ValueError(f"dropout should be a number in range [0, 1] representing the probability of an "
-                             f"element being zeroed, got {dropout}")
-        if hidden_size <= 0 or num_layers <= 0:
-            raise ValueError(f"hidden_size and num_layers must be positive, got {hidden_size} and {num_layers}")
+            raise ValueError(f"{layer}: dropout should be a number in range [0, 1] representing the probability "
+                             f"of an element being zeroed, got {dropout}")
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            count(layer, name, value, minimum=1)     # as torch: each must be greater than zero
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
@@ -281,7 +283,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0   # torch: RNNCell(3, 0) builds
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
