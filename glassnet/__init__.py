@@ -8,7 +8,7 @@ from . import allocator, backend
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.gradcheck import GradcheckError, gradcheck
 from .backend import bool_, float16, float32, float64, get_default_dtype, int32, int64, set_default_dtype, uint8
-from .errors import ShapeError
+from .errors import InputTypeError, ShapeError
 from .tensor import (Tensor, abs, allclose, arange, argmax, as_tensor, cat, clamp, concat, empty, exp, eye,
                      from_numpy, full, is_tensor, linspace, log, log_softmax, matmul, maximum, mean, minimum,
                      numel, ones, ones_like, rand, randint, randn, randperm, relu, sigmoid, softmax, sqrt, stack,
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 __all__ = [
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "GradcheckError", "gradcheck",
     "bool_", "float16", "float32", "float64", "get_default_dtype", "int32", "int64",
-    "set_default_dtype", "uint8", "ShapeError", "Tensor", "abs", "allclose", "arange", "argmax",
+    "set_default_dtype", "uint8", "ShapeError", "InputTypeError", "Tensor", "abs", "allclose", "arange", "argmax",
     "as_tensor", "cat", "clamp", "concat", "empty", "exp", "eye", "from_numpy", "full", "is_tensor",
     "linspace", "log", "log_softmax", "matmul", "maximum", "mean", "minimum", "numel", "ones",
     "ones_like", "rand", "randint", "randn", "randperm", "relu", "sigmoid", "softmax", "sqrt", "stack",
