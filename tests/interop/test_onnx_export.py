@@ -306,3 +306,31 @@ def test_functional_calls_and_opsets(opset, tmp_path):
     check_export(Functional(), x(2, 3, 5, 7), tmp_path=tmp_path, opset=opset)
     gn.manual_seed(0)
     check_export(Mixed(), x(2, 3, 6, 5), tmp_path=tmp_path, opset=opset)
+
+
+def test_ceil_mode_window_in_the_padding_is_refused(tmp_path):
+    # torch (and glassnet) drop a last window that would start in the right padding; ONNX keeps it
+    model = nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True)
+    assert model(x(1, 1, 5, 5)).shape == (1, 1, 3, 3)
+    with pytest.raises(gn.onnx.ExportError, match="ceil_mode=True gives 3 outputs .* ONNX's pooling gives 4"):
+        gn.onnx.export(model, x(1, 1, 5, 5), tmp_path / "m.onnx")
+
+
+def test_recurrent_with_lengths_is_refused(tmp_path):
+    class Padded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.GRU(4, 3)
+
+        def forward(self, inp):
+            return self.rnn(inp, lengths=[5, 3])[0]
+
+    with pytest.raises(gn.onnx.ExportError, match="without lengths"):
+        gn.onnx.export(Padded(), x(5, 2, 4), tmp_path / "m.onnx")
+
+
+def test_missing_onnx_package_is_named(monkeypatch, tmp_path):
+    import sys
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"pip install 'glassnet\[onnx\]'"):
+        gn.onnx.export(nn.Linear(2, 2), x(1, 2), tmp_path / "m.onnx")
