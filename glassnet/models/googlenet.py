@@ -161,5 +161,13 @@ class GoogLeNet(nn.Module):
 def googlenet(num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
               init_weights=None, **kwargs) -> GoogLeNet:
     """GoogLeNet on torchvision's keys: 13,004,888 parameters with the auxiliary heads (the
-    default), 6,624,904 with ``aux_logits=False`` (the form torchvision's ImageNet weights load into)."""
+    default), 6,624,904 with ``aux_logits=False``.
+
+    torchvision's ImageNet file keeps the (untrained) auxiliary heads' keys; load it as
+    torchvision does, with the heads, then drop them::
+
+        model = gn.models.googlenet(transform_input=True)
+        model.load_state_dict(gn.load_torch("googlenet-1378be20.pth"))
+        model.aux_logits, model.aux1, model.aux2 = False, None, None
+    """
     return GoogLeNet(num_classes, aux_logits, transform_input, init_weights, **kwargs)
