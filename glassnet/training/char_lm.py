@@ -167,6 +167,10 @@ def train_char_lm(path=None, minutes=None, epochs=None, lr=None, seed: int = 0, 
     total = held_out.tensors[1].numel()
     part = "" if result.get("complete", True) else f" (the first {result['targets']:,} of {total:,} characters: " \
                                                     f"the time budget ran out)"
+    recent = trainer.history.get("step_loss", [])[-50:]
+    if recent:      # the training text, for comparison: the mean loss of the last (up to) 50 steps
+        log(f"training text: {sum(recent) / len(recent) / math.log(2):.3f} bits per character "
+            f"(the last {len(recent)} steps)")
     log(f"held-out: {bpc:.3f} bits per character{part} after {trainer.global_step} steps "
         f"({trained:.0f}s training, {time.perf_counter() - started:.0f}s with the evaluation)")
     log("sample (temperature 0.8, prime 'def '):")
