@@ -109,15 +109,23 @@ def _check_corpus(ckpt_path, digest: str, corpus: TextCorpus) -> None:
             f"{digest[:8]}...): resuming it would mix two corpora. Train into another directory, or start over")
 
 
-def _eval_seconds(model, held_out: TensorDataset, bptt: int) -> float:
-    """How long the held-out evaluation will take: one window timed (after a warm-up), times the windows."""
+SAMPLE_LENGTH = 300
+
+
+def _after_training_seconds(model, held_out: TensorDataset, bptt: int):
+    """(evaluation, sample) seconds: how long the held-out evaluation and the sample will
+    take, from one window and one single-character step timed after a warm-up."""
     x = held_out.tensors[0]
     windows = -(-x.shape[1] // bptt)
     with grad_mode.no_grad():
         model(Tensor._wrap(x._data[:, :bptt]))
         started = time.perf_counter()
         model(Tensor._wrap(x._data[:, :bptt]))
-        return (time.perf_counter() - started) * windows
+        window = time.perf_counter() - started
+        started = time.perf_counter()
+        model(Tensor._wrap(x._data[:1, :1]))
+        step = time.perf_counter() - started
+    return window * windows, step * SAMPLE_LENGTH
 
 
 def train_char_lm(path=None, minutes=None, epochs=None, lr=None, seed: int = 0, out_dir="runs", progress=None,
@@ -150,18 +158,19 @@ def train_char_lm(path=None, minutes=None, epochs=None, lr=None, seed: int = 0, 
                                                     "corpus_sha256": digest,
                                                     "corpus": str(path) if path else "python-stdlib"})
     budget = None if epochs and minutes is None else 60 * (minutes if minutes is not None else 3.0)
-    reserve = _eval_seconds(model, held_out, config["bptt"]) + 1.0 if budget else 0.0   # + the sample
+    eval_s, sample_s = _after_training_seconds(model, held_out, config["bptt"]) if budget else (0.0, 0.0)
+    reserve = eval_s + sample_s + 0.5
     log(f"char-lstm: {len(corpus):,} characters ({'file ' + str(path) if path else 'Python stdlib sources'}, "
         f"SHA-256 {digest[:8]}), vocabulary {corpus.vocab_size}, {sum(p.numel() for p in model.parameters()):,} "
         f"parameters; " + (f"{epochs} epochs" if epochs else "") + (" or " if epochs and budget else "")
-        + (f"{budget / 60:.1f} minutes (about {reserve:.0f} s of it for the held-out evaluation)" if budget else ""))
+        + (f"{budget / 60:.1f} minutes (about {reserve:.0f} s of it for the held-out evaluation and the sample)" if budget else ""))
     started = time.perf_counter()
     trainer.fit(train, epochs=epochs, batch_size=config["batch_size"], shuffle=False, resume=resume,
                 max_time=None if budget is None else max(budget - reserve, 1.0))
     trained = time.perf_counter() - started
     # what is left of the budget (at least the estimate): on a machine busier than when the
     # estimate was taken, fewer held-out characters are read, and the line below says how many
-    left = None if budget is None else max(budget - trained - 1.0, reserve - 1.0, 1.0)
+    left = None if budget is None else max(budget - trained - sample_s - 0.25, 0.1)
     result = trainer.evaluate(held_out, batch_size=HELD_OUT_STREAMS, max_time=left)
     bpc = result["loss"] / math.log(2)
     total = held_out.tensors[1].numel()
@@ -174,7 +183,7 @@ def train_char_lm(path=None, minutes=None, epochs=None, lr=None, seed: int = 0, 
     log(f"held-out: {bpc:.3f} bits per character{part} after {trainer.global_step} steps "
         f"({trained:.0f}s training, {time.perf_counter() - started:.0f}s with the evaluation)")
     log("sample (temperature 0.8, prime 'def '):")
-    log(sample_text(model, corpus, "def ", 300, 0.8, seed=seed))
+    log(sample_text(model, corpus, "def ", SAMPLE_LENGTH, 0.8, seed=seed))
     log(f"checkpoint: {ckpt_path}   generate more: glassnet generate --checkpoint {ckpt_path} --prime 'def '")
     return {"bpc": bpc, "steps": trainer.global_step, "checkpoint": ckpt_path, "run_dir": run_dir}
 
