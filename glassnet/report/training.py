@@ -289,7 +289,7 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
         if steps:
             rows.append(["steps", steps])
             rows.append(["steps per second", f"{steps / total:.0f}" if total else "-"])
-        page.table(rows, header=["", ""], css_class="settings")
+        page.table(rows, css_class="settings")
         page.raw("<details><summary>per epoch</summary>")          # folded: a long run has many rows
         page.table([[e + 1, f"{t:.3f}", f"{history['lr'][e]:.3g}" if e < len(history.get("lr", [])) else "-"]
                     for e, t in enumerate(times)], header=["epoch", "seconds", "learning rate"])
