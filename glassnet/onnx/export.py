@@ -89,7 +89,10 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     MinPool2d (as -maxpool(-x)), SumPool2d (as avgpool x area, padding counted); BatchNorm1d/2d;
     LayerNorm; ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Softplus, GELU, SiLU, Softmax, LogSoftmax;
     Flatten; Dropout (identity); Embedding; RNN, LSTM, GRU (any number of layers, bidirectional,
-    batch_first, without bias, with or without initial states).
+    batch_first, without bias, with or without initial states). Between layers: arithmetic,
+    matmul, reshape/flatten/view, permute/transpose, indexing and slicing, cat, stack, expand,
+    pad, sum/mean/max/min, exp/log/sqrt/abs/clamp, and the functional forms (F.relu, F.softmax,
+    F.linear, F.conv2d/F.conv1d, F.embedding, F.adaptive_*_pool2d, ...).
 
     Args:
         model: a ``gn.nn.Module``.

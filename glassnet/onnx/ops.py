@@ -189,6 +189,19 @@ def linear(g, call):
     return [g.node("Add", [y, g.value(b)]) if b is not None else y]
 
 
+def conv2d(g, call):
+    """F.conv2d / F.conv1d called directly (a Conv1d runs as a Conv2d of height 1); padding
+    arrives as (top, bottom, left, right), ONNX wants (top, left, bottom, right)."""
+    x, W = call.inputs[0], call.inputs[1]
+    b = call.inputs[2] if len(call.inputs) > 2 else None
+    o = call.options
+    top, bottom, left, right = o.get("padding", (0, 0, 0, 0))
+    inputs = [g.value(x), g.value(W)] + ([g.value(b)] if b is not None else [])
+    return [g.node("Conv", inputs, kernel_shape=list(W.shape[2:]), strides=list(o.get("stride", (1, 1))),
+                   pads=[top, left, bottom, right], dilations=list(o.get("dilation", (1, 1))),
+                   group=int(o.get("groups", 1)))]
+
+
 def embedding(g, call):
     return [g.node("Gather", [g.value(call.inputs[1]), g.value(call.inputs[0])], axis=0)]
 
@@ -211,7 +224,7 @@ CONVERTERS = {
     "Cat": concat, "Stack": stack, "Pad": pad,
     "Sum": _reduction("ReduceSum"), "Mean": _reduction("ReduceMean"), "MaxMin": extremum,
     "AdaptiveAvgPool2d": adaptive("ReduceMean"), "AdaptiveMaxPool2d": adaptive("ReduceMax"),
-    "Linear": linear, "Embedding": embedding, "Dropout": dropout,
+    "Linear": linear, "Conv2d": conv2d, "Embedding": embedding, "Dropout": dropout,
 }
 
 

@@ -334,3 +334,23 @@ def test_missing_onnx_package_is_named(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install 'glassnet\[onnx\]'"):
         gn.onnx.export(nn.Linear(2, 2), x(1, 2), tmp_path / "m.onnx")
+
+
+class FunctionalConv(nn.Module):
+    """F.conv2d and F.conv1d with the module's parameters, called from a user's forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.w2 = gn.nn.Parameter(gn.randn(4, 2, 3, 2))
+        self.b2 = gn.nn.Parameter(gn.randn(4))
+        self.w1 = gn.nn.Parameter(gn.randn(3, 4, 3))
+
+    def forward(self, inp):
+        y = F.conv2d(inp, self.w2, self.b2, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
+        seq = y.mean(dim=2)                                   # (N, 4, L)
+        return F.conv1d(seq, self.w1, padding=1, stride=2)
+
+
+def test_functional_convolutions(tmp_path):
+    gn.manual_seed(0)
+    check_export(FunctionalConv(), x(2, 4, 7, 9), tmp_path=tmp_path)
