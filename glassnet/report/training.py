@@ -219,10 +219,16 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
         inputs, targets = _arrays(data)
     if model is not None and inputs is not None:
         from ..glassbox import summary
-        table = summary(model, (1, *inputs.shape[1:]), verbose=0)
-        page.table([[r.name, r.kind, r.output, f"{r.params:,}"] for r in table.rows],
-                   header=["layer", "type", "output", "parameters"])
-        page.paragraph(f"{table.total_params:,} parameters in all.")
+        from ..tensor import Tensor
+        try:                                    # one real sample, so token ids stay integers
+            table = summary(model, None, input=Tensor._wrap(inputs[:1]), verbose=0)
+        except Exception as error:              # noqa: BLE001 - a report must not stop the training it describes
+            page.paragraph(f"(the layer table could not be built: {error})")
+            page.pre(repr(model))
+        else:
+            page.table([[r.name, r.kind, r.output, f"{r.params:,}"] for r in table.rows],
+                       header=["layer", "type", "output", "parameters"])
+            page.paragraph(f"{table.total_params:,} parameters in all.")
     elif model is not None:
         page.pre(repr(model))
     else:
@@ -239,9 +245,10 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
 
     page.heading("Confusion matrix", id="confusion-matrix")
     predicted = None
-    if model is not None and inputs is not None and targets.dtype.kind in "iu":
+    if model is not None and inputs is not None and targets.dtype.kind in "iu" and targets.ndim == 1:
         from ..plot.confusion import confusion_matrix, per_class_accuracy
         predicted = predictions(model, inputs)
+    if predicted is not None and predicted.shape == targets.shape:      # one class per sample
         counts = confusion_matrix(targets, predicted)
         accuracy = float(xp.trace(counts) / max(counts.sum(), 1))
         page.paragraph(f"{len(targets)} {data_label} samples, {100 * accuracy:.2f}% correct; "
@@ -252,7 +259,9 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
             page.table([[k, *row, f"{100 * a:.0f}%"] for k, (row, a) in enumerate(zip(counts, per_class_accuracy(counts)))],
                        header=["true \\ predicted", *range(len(counts)), "accuracy"])
     else:
-        page.paragraph("Needs the model and labelled data (e.g. TrainingReport(data=test_set)).")
+        predicted = None
+        page.paragraph("Needs the model and data labelled with one class per sample "
+                       "(e.g. TrainingReport(data=test_set)).")
 
     page.heading("Samples", id="samples")
     if predicted is not None and _as_image(inputs[0]) is not None:

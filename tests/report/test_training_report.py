@@ -135,3 +135,18 @@ def test_glassnet_report_on_any_trainer_run_draws_what_the_history_holds(tmp_pat
     assert "Training report: demo" in page and "2 epochs, finished" in page
     assert "Needs the model and labelled data" in page                 # no recipe to rebuild the model from
     assert "<td>0.weight</td>" in page and "<td>2.weight</td>" in page  # gradient flow from the history
+
+
+def test_report_of_a_sequence_tagger_does_not_stop_training(tmp_path):
+    """Token ids in, one tag per token out: no per-sample confusion matrix, but a page all the same."""
+    gn.manual_seed(0)
+    tokens = gn.randint(0, 20, (24, 6))
+    tags = gn.tensor(tokens.numpy() % 3)
+    model = gn.models.SequenceTagger(20, 3, embedding_dim=8, hidden_size=8)
+    trainer = gn.Trainer(model, gn.optim.Adam(model.parameters(), lr=1e-2), nn.CrossEntropyLoss(),
+                         output_transform=lambda out: out.permute(0, 2, 1), progress=False, verbose=False,
+                         report=TrainingReport(tmp_path / "tagger.html", data=(tokens, tags)))
+    trainer.fit((tokens, tags), epochs=2, batch_size=8)
+    page = (tmp_path / "tagger.html").read_text()
+    assert "one class per sample" in page and ">Embedding<" in page          # layer table from real token ids
+    assert "2 epochs, finished" in page
