@@ -133,7 +133,7 @@ def test_glassnet_report_on_any_trainer_run_draws_what_the_history_holds(tmp_pat
     assert main(["report", str(tmp_path / "demo"), "--out", str(tmp_path / "demo.html")]) == 0
     page = (tmp_path / "demo.html").read_text()
     assert "Training report: demo" in page and "2 epochs, finished" in page
-    assert "Needs the model and labelled data" in page                 # no recipe to rebuild the model from
+    assert "Needs the model and data labelled" in page                 # no recipe to rebuild the model from
     assert "<td>0.weight</td>" in page and "<td>2.weight</td>" in page  # gradient flow from the history
 
 
