@@ -65,7 +65,7 @@ class _Sequence(Function):
     def _begin(self, x, W_hh, lengths, reverse):
         T, N, _ = x.shape
         self.steps = kernels.StepOrder(T, N, lengths, reverse)
-        self.x = self.steps.inputs(x)                          # x_t in the order the loop walks
+        self.x = self.steps.gather(x)                         # x_t in the order the loop walks
         self.dtype = xp.result_type(x, W_hh)
         return T, N, W_hh.shape[1]
 
@@ -110,7 +110,7 @@ class RNN(_Sequence):
         return self.steps.outputs(h[1:]), self.steps.unsort(h[T])
 
     def backward(self, dy, dh_n):
-        # h_t feeds the output y_t and the next step, so dh_t = dy_t + dh_{t+1} W_hh (the part
+        # h_t feeds the output y_t and the next step, so dh_t = dy_t + da_{t+1} W_hh (the part
         # that came back through the recurrent weights), and with a_t the pre-activation:
         #   da_t = dh_t * (1 - h_t^2)          (relu: dh_t * [h_t > 0])
         #   dh_{t-1} (through W_hh) = da_t W_hh
@@ -180,7 +180,7 @@ class LSTM(_Sequence):
             b = steps.sizes[t]
             if b == 0:
                 continue
-            # dh_t = dy_t + dh_{t+1} W_hh                       (dh holds the second part)
+            # dh_t = dy_t + da_{t+1} W_hh                       (dh holds the second part)
             # h_t = o tanh(c_t):          do = dh_t tanh(c_t)
             #                             dc_t = dc_{t+1 -> t} + dh_t o (1 - tanh(c_t)^2)
             # c_t = f c_{t-1} + i g:      di = dc_t g    df = dc_t c_{t-1}    dg = dc_t i

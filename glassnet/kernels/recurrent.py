@@ -91,14 +91,11 @@ class StepOrder:
         return self.order is not None
 
     def gather(self, a):
-        """Caller layout (T, N, ...) -> step order."""
+        """Caller layout (T, N, ...) -> step order, one C-contiguous array (a kernel given a
+        strided view, such as the gradient of a batch_first output, runs scalar code)."""
         if self.order is None:
-            return a[::-1] if self.reverse else a
+            return np.ascontiguousarray(a[::-1] if self.reverse else a)
         return a[self.t_src, self.n_src]
-
-    def inputs(self, x):
-        """x (T, N, I) in step order as one contiguous array (read twice: forward and dW_ih)."""
-        return np.ascontiguousarray(self.gather(x))
 
     def scatter(self, a):
         """Step order (T, N, ...) -> caller layout (the inverse permutation of ``gather``)."""
