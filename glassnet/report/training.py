@@ -24,7 +24,8 @@ import time
 from ..backend import xp
 from .html import Page
 
-SECTIONS = ("Configuration", "Model", "Curves", "Confusion matrix", "Samples", "Gradient flow", "Timings")
+SECTIONS = ("Configuration", "Model", "Curves", "Confusion matrix", "Samples", "Inside the model", "Gradient flow",
+            "Timings")
 PLOT_MISSING = "matplotlib is not installed, so this report has no pictures: pip install glassnet[plot]"
 
 
@@ -195,6 +196,36 @@ def _image(page, plot, fig, alt, caption=None):
     plot.close(fig)
 
 
+def _inside(page, plot, model, inputs) -> None:
+    """What the first layer learned (its filters as images) and, for a recurrent model, its
+    gates and states over one sample; whatever does not apply to this model is left out."""
+    if plot is None or model is None:
+        page.paragraph("Needs the model" + (" and matplotlib (pip install glassnet[plot])." if plot is None else "."))
+        return
+    from ..nn import GRU, LSTM, RNN
+    drawn = False
+    try:
+        if any(isinstance(m, (RNN, LSTM, GRU)) for m in model.modules()) and inputs is not None:
+            _image(page, plot, plot.recurrent_states(model, inputs[0], max_units=24),
+                   "gates and states over time for one sample",
+                   "The first recurrent layer reading the first sample above: each gate, the cell state (LSTM) "
+                   "and the hidden state, unit by unit (rows) over time (columns).")
+            drawn = True
+        else:
+            _image(page, plot, plot.filters(model), "first-layer filters",
+                   "The first layer's weights, one image per unit or channel (red positive, blue negative): "
+                   "the pixel patterns each one responds to.")
+            drawn = True
+            from ..nn import Conv2d
+            if inputs is not None and any(isinstance(m, Conv2d) for m in model.modules()):
+                _image(page, plot, plot.feature_maps(model, inputs[0], max_maps=16), "feature maps of one sample",
+                       "The first sample above through every convolution: what each channel of each layer sees.")
+    except (ValueError, TypeError):         # no image-shaped first layer: nothing to draw
+        pass
+    if not drawn:
+        page.paragraph("No image-shaped first layer or recurrent layer to draw.")
+
+
 def build_page(history: dict, model=None, data=None, config=None, title: str = "Training report",
                class_names=None, finished: bool = True, data_label: str = "test") -> Page:
     """The report as a ``Page``, from a history and (optionally) the model and labelled data."""
@@ -271,6 +302,9 @@ def build_page(history: dict, model=None, data=None, config=None, title: str = "
         page.raw(samples_markup(inputs, targets, predicted, class_names))
     else:
         page.paragraph("Needs the model and labelled image data.")
+
+    page.heading("Inside the model", id="inside-the-model")
+    _inside(page, plot, model, inputs)
 
     page.heading("Gradient flow", id="gradient-flow")
     from .gradient_flow import from_history

@@ -150,3 +150,19 @@ def test_report_of_a_sequence_tagger_does_not_stop_training(tmp_path):
     page = (tmp_path / "tagger.html").read_text()
     assert "one class per sample" in page and ">Embedding<" in page          # layer table from real token ids
     assert "2 epochs, finished" in page
+
+
+@pytest.mark.parametrize("model, alts", [
+    (lambda: gn.models.mlp(), ["first-layer filters"]),
+    (lambda: gn.models.digits_cnn(), ["first-layer filters", "feature maps of one sample"]),
+    (lambda: gn.models.RowSequenceClassifier(8, 16, 10), ["gates and states over time for one sample"]),
+])
+def test_inside_the_model_draws_what_fits_the_model(model, alts):
+    pytest.importorskip("matplotlib")
+    from glassnet.report.training import build_page
+    gn.manual_seed(0)
+    model = model()
+    X, y = gn.data.load_digits(images=not isinstance(model, nn.Sequential))
+    page = build_page({"loss": [1.0]}, model=model, data=(X[:20], y[:20])).render()
+    inside = page[page.index('id="inside-the-model"'):page.index('id="gradient-flow"')]
+    assert re.findall(r'alt="([^"]*)"', inside) == alts
