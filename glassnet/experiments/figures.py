@@ -57,7 +57,7 @@ def report_screenshot(docs: pathlib.Path, log=print) -> None:
             train_classifier(out_dir="runs", progress=False, report="run.html", log=lambda *a: None)
         finally:
             os.chdir(here)
-        screenshot(pathlib.Path(folder) / "run.html", docs / "report.png", width=1100, height=3820)
+        screenshot(pathlib.Path(folder) / "run.html", docs / "report.png", width=1100, height=4500)
     log(f"saved {docs / 'report.png'}")
 
 

@@ -64,11 +64,13 @@ def filters(model_or_layer, ax=None, image_shape=None, max_filters: int = 64):
         name, layer = type(model_or_layer).__name__, model_or_layer
     else:
         name, layer = _first_layer(model_or_layer)
-    images = filter_images(layer, image_shape)[:max_filters]
+    every = filter_images(layer, image_shape)
+    images = every[:max_filters]
     fig, (a,) = axes("gn.plot.filters", ax, 1, (6, 6))
     a.imshow(mosaic(images), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     a.set_axis_off()
-    a.set_title(f"{name or 'layer'}: {len(images)} filters of {images.shape[1]}x{images.shape[2]}")
+    label = f"layer {name} ({type(layer).__name__})" if name and name != type(layer).__name__ else type(layer).__name__
+    a.set_title(f"{label}: {len(images)} of {len(every)} filters, {images.shape[1]}x{images.shape[2]}")
     if ax is None:
         fig.tight_layout()
     return fig

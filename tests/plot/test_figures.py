@@ -34,10 +34,11 @@ def test_confusion_writes_every_count_and_each_class_accuracy():
 def test_filters_image_has_the_layers_shape():
     fig = plot.filters(nn.Conv2d(1, 6, 5))          # 6 filters of 5x5 -> 3 columns x 2 rows, 1-px gaps
     assert fig.axes[0].images[0].get_array().shape == (2 * 5 + 1, 3 * 5 + 2)
-    assert "6 filters of 5x5" in fig.axes[0].get_title()
+    assert fig.axes[0].get_title() == "Conv2d: 6 of 6 filters, 5x5"
     mlp = gn.models.mlp()                            # first layer Linear(64, 128): 128 images of 8x8, 64 shown
     fig = plot.filters(mlp)
     assert fig.axes[0].images[0].get_array().shape == (8 * 8 + 7, 8 * 8 + 7)
+    assert fig.axes[0].get_title() == "layer 0 (Linear): 64 of 128 filters, 8x8"
 
 
 def test_feature_maps_draw_one_panel_per_conv_layer_and_compose():
