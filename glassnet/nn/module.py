@@ -245,7 +245,20 @@ class Module:
     def __call__(self, *args, **kwargs):
         rule = self._input_rule
         if rule is not None and (args or "input" in kwargs):
-            _check_input(self, rule, args[0] if args else kwargs["input"])
+            x = args[0] if args else kwargs["input"]
+            # inline fast path (this runs on every layer call): a Tensor of the first parameter's dtype
+            if type(x) is Tensor and rule == "float":
+                dtype = x._data.dtype
+                for p in self._parameters.values():
+                    if p is not None:
+                        if p._data.dtype is not dtype:
+                            _check_input(self, rule, x)
+                        break
+                else:                                       # no parameters: any floating dtype
+                    if dtype.kind != "f":
+                        _check_input(self, rule, x)
+            else:
+                _check_input(self, rule, x)
         try:
             out = self.forward(*args, **kwargs)
         except LayerError as error:
