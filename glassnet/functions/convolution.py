@@ -10,7 +10,7 @@ This is the notes' o_ij = sum_{m,n} W_{m,n} X_{i+m, j+n} (001_0ad103dc23bd7991.t
 with channels, a batch, stride, dilation and zero padding. (1-d convolution is this with
 H = kh = 1; the functional layer reshapes.)
 
-How the sums run fast (im2col GEMMs, shifted rows, chunking) is ``kernels/convolution.py``;
+How the sums run fast (as matrix products) is ``kernels/convolution.py``;
 the textbook forms the fast path is tested against are in ``tests/functions/reference.py``.
 """
 from __future__ import annotations
