@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glassnet", description="glassnet: a deep-learning library you can read.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     p.add_argument("--version", action="version", version=f"glassnet {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_SubParser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model and report its test accuracy", formatter_class=_Formatter,
                        description="Train a model on a data set, show progress, print the test accuracy, "
@@ -137,10 +137,6 @@ def _summary(name: str) -> None:
 def _explain() -> None:
     from .glassbox.worked_examples import notes_sigmoid_network_text
     print(notes_sigmoid_network_text())
-
-
-class _SubParser(argparse.ArgumentParser):
-    """Subcommand parsers; ``main`` reports their errors with the subcommand's usage."""
 
 
 def _check_train_arguments(parser, args) -> None:
@@ -226,9 +222,10 @@ def main(argv=None) -> int:
         return _dispatch(parser, args)
     except TrainingInterrupted as stop:
         if stop.checkpoint is None:
-            return _error("interrupted before the first checkpoint was written") + 129
-        print(f"glassnet: interrupted; the last checkpoint is {stop.checkpoint} (epoch {stop.epoch}, step "
-              f"{stop.step}): run the same command to resume", file=sys.stderr)
+            print("glassnet: interrupted before the first checkpoint was written", file=sys.stderr)
+        else:
+            print(f"glassnet: interrupted; the last checkpoint is {stop.checkpoint} (epoch {stop.epoch}, step "
+                  f"{stop.step}): run the same command to resume", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=sys.stderr)
