@@ -7,22 +7,11 @@ import io
 def pyplot(who: str):
     """matplotlib.pyplot, or an ImportError that names the function and the install command."""
     try:
-        import matplotlib
-        if not _has_display():
-            matplotlib.use("Agg")       # headless: draw to files, never try to open a window
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt   # without a display matplotlib picks its file-only backend (Agg) itself
     except ImportError:
         raise ImportError(f"{who} draws with matplotlib, which is not installed: "
                           f"pip install glassnet[plot]") from None
     return plt
-
-
-def _has_display() -> bool:
-    import os
-    import sys
-    if "ipykernel" in sys.modules or "matplotlib.pyplot" in sys.modules:
-        return True                     # a notebook, or a backend the user already chose
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
 
 
 def axes(who: str, ax, n: int, figsize):
