@@ -161,8 +161,11 @@ def _check_tiling(entries, data_size: int, bad) -> None:
 
 def _map_or_read(f, size: int, where: str):
     if size >= MMAP_THRESHOLD:
-        # ACCESS_COPY: writable private pages; a write to a loaded tensor never reaches the file
-        return mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
+        try:
+            # ACCESS_COPY: writable private pages; a write to a loaded tensor never reaches the file
+            return mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY)
+        except (OSError, ValueError):   # a filesystem that cannot map files: read it instead
+            pass
     f.seek(0)
     buffer = bytearray(size)
     if f.readinto(buffer) != size:
