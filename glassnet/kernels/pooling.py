@@ -99,49 +99,102 @@ def max_pool2d_backward_numpy(dy, arg, x_like, kernel, stride, pads, dilation, o
 
 # -- max pooling: the compiled twin ---------------------------------------------------------
 # Compiled for the window nearly every CNN uses, 2x2 with stride 2 and no padding or dilation,
-# written out so the loop vectorises (with run-time window sizes Numba's loops ran several
-# times slower than NumPy's whole-array passes). It computes y alone, four to five times
-# faster than the NumPy twin; every variant that also tracked the arg-max (selects on an
-# offset of the value's width or of uint8, branches) or that found the winners again in the
-# backward pass measured no faster than the NumPy twin, so training (which needs the arg-max)
-# and every other window take the NumPy twin.
+# written out so the loops vectorise: with run-time window sizes, with branches, or with an
+# integer (uint8, int64) arg-max beside float values, Numba's loops measured no faster than
+# the NumPy twin. What vectorises: the max of the four values, then the winning offset as
+# arithmetic on 0/1 values of the values' own type, k = e0 (1 + e1 (1 + e2)) with e_i = 1 where
+# value i is not the max (so k is the first offset holding it), stored as that float type.
+# Other windows take the NumPy twin.
 
 def _is_2x2(kernel, stride, pads, dilation):
     return tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and not any(pads) and tuple(dilation) == (1, 1)
 
 
 @jit
-def _max_pool_2x2(x, largest, y):
-    """y[p, a, b] = max (min unless largest) of x[p, 2a:2a+2, 2b:2b+2]; a NaN wins and propagates."""
+def _max_pool_2x2(x, sign, y, arg):
+    """y[p, a, b] = max (sign 1) or min (sign -1) of x[p, 2a:2a+2, 2b:2b+2], and arg[p, a, b] its
+    first offset i*2 + j. A window holding a NaN gives NaN at its first NaN, as a NaN wins in torch."""
     P = x.shape[0]
     OH, OW = y.shape[1], y.shape[2]
+    one = x.dtype.type(1)
     for p in range(P):
         for a in range(OH):
             for b in range(OW):
-                m = x[p, 2 * a, 2 * b]
-                v = x[p, 2 * a, 2 * b + 1]
-                m = v if (v > m if largest else v < m) or v != v else m
-                v = x[p, 2 * a + 1, 2 * b]
-                m = v if (v > m if largest else v < m) or v != v else m
-                v = x[p, 2 * a + 1, 2 * b + 1]
-                m = v if (v > m if largest else v < m) or v != v else m
-                y[p, a, b] = m
+                w0 = sign * x[p, 2 * a, 2 * b]
+                w1 = sign * x[p, 2 * a, 2 * b + 1]
+                w2 = sign * x[p, 2 * a + 1, 2 * b]
+                w3 = sign * x[p, 2 * a + 1, 2 * b + 1]
+                m = max(max(w0, w1), max(w2, w3))
+                e0 = x.dtype.type(w0 != m)
+                e1 = x.dtype.type(w1 != m)
+                e2 = x.dtype.type(w2 != m)
+                k = e0 * (one + e1 * (one + e2))
+                s = w0 + w1 + w2 + w3
+                if s != s:                      # a NaN (or inf - inf): the rare, exact path
+                    m, k = w0, 0.0
+                    for o in range(1, 4):
+                        v = sign * x[p, 2 * a + o // 2, 2 * b + o % 2]
+                        if m != m:
+                            break
+                        if v > m or v != v:
+                            m, k = v, o
+                y[p, a, b] = sign * m
+                arg[p, a, b] = k
+
+
+@jit
+def _max_pool_2x2_backward(dy, arg, dx):
+    """dx[p, 2a+i, 2b+j] = dy[p, a, b] where i*2 + j = arg[p, a, b], else 0; every dx entry is
+    written once (rows and columns no window covers get 0), so dx needs no zeroing first."""
+    P, OH, OW = dy.shape
+    H, W = dx.shape[1], dx.shape[2]
+    zero = dx.dtype.type(0)
+    for p in range(P):
+        for a in range(OH):
+            for b in range(OW):
+                k = arg[p, a, b]
+                d = dy[p, a, b]
+                dx[p, 2 * a, 2 * b] = d * dx.dtype.type(k == 0)
+                dx[p, 2 * a, 2 * b + 1] = d * dx.dtype.type(k == 1)
+                dx[p, 2 * a + 1, 2 * b] = d * dx.dtype.type(k == 2)
+                dx[p, 2 * a + 1, 2 * b + 1] = d * dx.dtype.type(k == 3)
+            for i in range(2):
+                for w in range(2 * OW, W):
+                    dx[p, 2 * a + i, w] = zero
+        for h in range(2 * OH, H):
+            for w in range(W):
+                dx[p, h, w] = zero
 
 
 def max_pool2d_compiled(x, kernel, stride, pads, dilation, out, largest=True, track=True):
-    """(y, arg or None): one compiled pass over x's image planes when no arg-max is needed and
-    the window is 2x2 / stride 2; the NumPy twin otherwise."""
-    if track or not _is_2x2(kernel, stride, pads, dilation):
+    """(y, arg): one compiled pass over x's image planes for 2x2 / stride-2 windows (arg in x's
+    float type, laid out like y); the NumPy twin for any other window."""
+    if not _is_2x2(kernel, stride, pads, dilation) or x.dtype.kind != "f":
         return max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest, track)
     N, C = x.shape[:2]
     planes, channel_major = as_planes(x)
     y, y_planes = new_planes(N, C, out[0], out[1], x.dtype, channel_major)
-    _max_pool_2x2(planes, bool(largest), y_planes)
-    return y, None
+    arg, arg_planes = new_planes(N, C, out[0], out[1], x.dtype, channel_major)
+    _max_pool_2x2(planes, x.dtype.type(1 if largest else -1), y_planes, arg_planes)
+    return y, (arg if track else None)
+
+
+def max_pool2d_backward_compiled(dy, arg, x_like, kernel, stride, pads, dilation, out):
+    """dx in x's layout, every entry written once by one compiled pass (2x2 / stride-2 windows
+    whose arg came from the compiled forward); the NumPy twin otherwise."""
+    (N, C, H, W), channel_major = x_like
+    if not _is_2x2(kernel, stride, pads, dilation) or arg.dtype != dy.dtype:
+        return max_pool2d_backward_numpy(dy, arg, x_like, kernel, stride, pads, dilation, out)
+    order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
+    dy_planes = xp.ascontiguousarray(dy.transpose(order)).reshape(-1, *dy.shape[2:])
+    arg_planes = xp.ascontiguousarray(arg.transpose(order)).reshape(-1, *arg.shape[2:])
+    dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major)
+    _max_pool_2x2_backward(dy_planes, arg_planes, dx_planes)
+    return dx
 
 
 max_pool2d = pick(max_pool2d_compiled, max_pool2d_numpy)
-max_pool2d_backward = max_pool2d_backward_numpy     # see above: no compiled form paid
+max_pool2d_backward = pick(max_pool2d_backward_compiled, max_pool2d_backward_numpy)
 
 
 def max_pool2d_arg(x, memo, kernel, stride, pads, dilation, out, largest=True):

@@ -42,6 +42,7 @@ def test_max_pool_twins_match_windows(shape, kernel, stride, pads, dilation, lay
     r = np.random.default_rng(0)
     x = r.standard_normal(shape)
     x[0, 0, :2, :2] = 0.5                                      # a tie: the first position wins
+    x[-1, -1] = np.maximum(x[-1, -1], 0)                         # ReLU's zeros: ties everywhere
     if layout != "C":
         x = _channel_major(x)
     out = _out(shape, kernel, stride, pads, dilation)
@@ -51,6 +52,9 @@ def test_max_pool_twins_match_windows(shape, kernel, stride, pads, dilation, lay
         for track in (True, False):
             y, arg = forward(x, kernel, stride, pads, dilation, out, largest, track)
             np.testing.assert_array_equal(y, y_ref)
+            if track:                                        # torch's indices from either twin's arg
+                np.testing.assert_array_equal(P.max_pool2d_arg(x, arg, kernel, stride, pads, dilation, out, largest),
+                                              P.max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest)[1])
             if not any(pads):                                # y keeps x's layout
                 assert y.strides == np.empty_like(x, shape=y.shape).strides
             if track:
@@ -153,7 +157,11 @@ def _faster(compiled, twin):
 def test_compiled_max_pool_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(4).standard_normal((64, 8, 28, 28)).astype(np.float32))
     g = ((2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (14, 14))
-    assert _faster(lambda: P.max_pool2d_compiled(x, *g, True, False), lambda: P.max_pool2d_numpy(x, *g, True, False))
+    assert _faster(lambda: P.max_pool2d_compiled(x, *g, True, True), lambda: P.max_pool2d_numpy(x, *g, True, True))
+    dy = _channel_major(np.random.default_rng(8).standard_normal((64, 8, 14, 14)).astype(np.float32))
+    arg_c, arg_n = P.max_pool2d_compiled(x, *g)[1], P.max_pool2d_numpy(x, *g)[1]
+    assert _faster(lambda: P.max_pool2d_backward_compiled(dy, arg_c, P.describe(x), *g),
+                   lambda: P.max_pool2d_backward_numpy(dy, arg_n, P.describe(x), *g))
 
 
 @compiled_only
