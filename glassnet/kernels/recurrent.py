@@ -340,17 +340,22 @@ def lstm_backward_numpy(dh, dy, dc, c_prev, gates, tanh_c, dz):
     H = tanh_c.shape[1]
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     di, df, dg, do = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
-    dh_t = dh + dy
-    dc += dh_t * o * (1 - tanh_c * tanh_c)
+    np.add(dh, dy, out=do)                       # dh_t, held in do for now
+    np.multiply(tanh_c, tanh_c, out=dg)
+    np.subtract(1, dg, out=dg)
+    dg *= o
+    dg *= do
+    dc += dg                                     # dc_t = dc + dh_t o (1 - tanh(c)^2)
+    do *= tanh_c                                 # do = dh_t tanh(c_t)
     np.multiply(dc, g, out=di)
     np.multiply(dc, c_prev, out=df)
     np.multiply(dc, i, out=dg)
-    np.multiply(dh_t, tanh_c, out=do)
-    dc *= f
-    ifo = dz[:, :2 * H], gates[:, :2 * H]
-    ifo[0][...] *= ifo[1] * (1 - ifo[1])
-    do *= o * (1 - o)
-    dg *= 1 - g * g
+    dc *= f                                      # dc_{t-1}
+    # every gate's derivative in two passes over the whole row: (1 - a)(a + t) with t = 0 for a
+    # sigmoid gate (a (1 - a)) and t = 1 for tanh ((1 - a)(1 + a) = 1 - a^2)
+    _, shift = _np_gate_affine(("sigmoid", "sigmoid", "tanh", "sigmoid"), H, gates.dtype)
+    dz *= 1 - gates
+    dz *= gates + (1 - 2 * shift)
 
 
 # --------------------------------------------------------------------------- GRU, reset after
