@@ -178,7 +178,6 @@ def test_layer_modules_import_no_error_helpers_from_each_other():
         assert "as_layer" not in source and "except ShapeError" not in source, name
 
 
-# ---------------------------------------------------------------------- per-call cost
 # ------------------------------------------------------------------------ constructors
 # (constructor call, on `nn` of either library), the argument the error must name
 REFUSED = [
