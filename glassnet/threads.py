@@ -6,6 +6,11 @@ open, a CI runner, other jobs), a product split over all cores waits for the slo
 thread, and a descheduled worker makes every small product wait for a whole time slice:
 training slows by an order of magnitude rather than by the share of CPU lost.
 
+OpenBLAS's idle workers also busy-wait for the next product before they sleep (how long is
+``OPENBLAS_THREAD_TIMEOUT``), and like ``OPENBLAS_NUM_THREADS`` that setting is read once,
+when the library loads, so a library imported after NumPy cannot change it. torch takes
+one intra-op thread per core and leaves the rest to ``torch.set_num_threads``.
+
 glassnet therefore sets the BLAS thread count itself, through OpenBLAS's C API found in
 the library NumPy has already loaded (``openblas_set_num_threads``; the environment
 variable ``OPENBLAS_NUM_THREADS`` only works before NumPy is first imported):
