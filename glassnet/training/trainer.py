@@ -528,7 +528,7 @@ class Trainer:
         return stop
 
     def _summary_line(self, record, epochs) -> str:
-        parts = [f"epoch {self.epoch}/{epochs}"]
+        parts = [f"epoch {self.epoch}" + ("" if epochs is None else f"/{epochs}")]   # None: until max_time
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "grad_norm"):
             if key in record:
                 parts.append(f"{key} {record[key]:.4f}")

@@ -417,3 +417,10 @@ def test_checkpoint_every_seconds_writes_within_an_epoch(tmp_path):
         trainer.fit(_digits_subset(320), epochs=1, batch_size=32)
     state = gn.load(tmp_path / "last.safetensors")
     assert int(state["epoch"]) == 0 and int(state["global_step"]) == 3 and int(state["position"]["batch"]) == 3
+
+
+def test_summary_line_without_an_epoch_count():
+    trainer = _quiet_trainer()
+    trainer.epoch = 3
+    assert trainer._summary_line({"loss": 0.5, "lr": 0.1, "time": 1.0}, None).startswith("epoch 3  loss 0.5000")
+    assert trainer._summary_line({"loss": 0.5, "lr": 0.1, "time": 1.0}, 7).startswith("epoch 3/7  loss")
