@@ -4,6 +4,10 @@ Both standardise x with a mean and a variance and then apply a learned affine ma
 
     x_hat = (x - mu) / sqrt(var + eps)          y = gamma * x_hat + beta
 
+(001_0ad103dc23bd7991.txt, "Batch normalization", writes z^N = ((z - m_z) / s_z) gamma + beta and
+then says gamma and beta "shift the mean and standard deviation respectively": it is the other
+way round, beta sets the output's mean and gamma its standard deviation, as its next line says.)
+
 When mu and var are the statistics of x itself (batch norm in training, layer norm
 always) they depend on x, and the backward has the well-known compact form derived
 in :class:`BatchNorm.backward`. When they are constants (batch norm in eval mode,
