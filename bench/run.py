@@ -14,9 +14,9 @@ median and p10/p90 ms per step, samples/s, glassnet/torch ratios, peak memory ab
 each process's post-import baseline, and GFLOP/s against this machine's measured
 large-matrix float32 GEMM throughput. Writes bench/results/results.{md,json}.
 
-Allocator: glassnet raises glibc's mmap and trim thresholds for itself on import
-(glassnet/allocator.py), so its per-step buffers are reused instead of being unmapped and
-faulted back in every step. By default the torch and NumPy-floor workers get the same
+Allocator: the glassnet worker calls ``glassnet.allocator.tune()`` (as ``glassnet train``
+does), which raises glibc's mmap and trim thresholds, so per-step buffers are reused
+instead of being unmapped and faulted back in every step. By default the torch and NumPy-floor workers get the same
 thresholds (through glibc's MALLOC_*_THRESHOLD_ variables): measured here, torch's LeNet-5
 step under glibc's defaults swings between 6.5 and 9.3 ms from one process to the next
 (p90 up to 17 ms) and holds at 6.6-7.1 ms with them. ``--malloc-as-shipped`` times torch
