@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
+from ..kernels import layout as stored
 from ._broadcast import unbroadcast
 
 
@@ -11,25 +12,12 @@ class Reshape(Function):
 
     def forward(self, x, shape):
         self.shape = x.shape
-        # An input stored in another order than C's (a convolution's channel-major output) is
-        # copied to be reshaped; its gradient goes back in that same memory order, so the
-        # pooling and ReLU backward passes below see one layout (on mixed layouts NumPy
-        # iterates in short rows: LeNet's second pooling backward ran 2x slower).
-        self.order = None if x.flags.c_contiguous else _memory_order(x)
+        self.storage = stored.storage_of(x)            # dx is handed back stored as x was
         return x.reshape(shape)
 
     def backward(self, dy):
-        dx = dy.reshape(self.shape)  # reshaping is a relabelling: undo it
-        if self.order is None:
-            return dx
-        out = xp.empty(tuple(self.shape[a] for a in self.order), dy.dtype).transpose(xp.argsort(self.order))
-        out[...] = dx
-        return out
-
-
-def _memory_order(x):
-    """x's axes from the largest stride to the smallest: the order its elements are stored in."""
-    return tuple(int(a) for a in xp.argsort([-abs(s) for s in x.strides], kind="stable"))
+        # reshaping is a relabelling: undo it
+        return stored.store_like(dy.reshape(self.shape), self.storage)
 
 
 class Permute(Function):
@@ -60,28 +48,18 @@ def _is_basic(index) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
 
 
-def _axes_by_stride(x):
-    """x's axes from the slowest-varying to the fastest in memory."""
-    return tuple(sorted(range(x.ndim), key=lambda a: -abs(x.strides[a])))
-
-
 class GetItem(Function):
     """y = x[index] for basic and advanced (integer-array, boolean) indices."""
 
     def forward(self, x, index):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
-        # dx is laid out in x's axis order (a view's strides, e.g. a time-major LSTM output
-        # seen batch-first), so whoever produced x reads its gradient the way it wrote x
-        self.axes = None if x.flags.c_contiguous else _axes_by_stride(x)
+        self.storage = stored.storage_of(x)            # dx is handed back stored as x was
         return x[index]
 
     def backward(self, dy):
         # each y element is one x element: scatter dy back to where it came from,
         # adding where an integer index picks the same element more than once
-        if self.axes is None:
-            dx = xp.zeros(self.shape, self.dtype)
-        else:
-            dx = xp.zeros([self.shape[a] for a in self.axes], self.dtype).transpose(xp.argsort(self.axes))
+        dx = stored.zeros_stored_like(self.shape, self.dtype, self.storage)
         if _is_basic(self.index):
             dx[self.index] = dy
         else:

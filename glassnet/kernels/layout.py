@@ -52,3 +52,34 @@ def flat(a):
     if a.flags.f_contiguous:
         return a.T.reshape(-1)
     return None
+
+
+# -- a gradient stored the way its input was -------------------------------------------------
+# A primitive that relabels or picks from x (reshape, indexing) builds dx from dy; NumPy would
+# hand it back C-ordered whatever order x was stored in. The backward pass that produced x
+# (a pooling or ReLU after a convolution, an LSTM's time-major output seen batch-first) then
+# meets two orders at once, and NumPy iterates mixed orders in short rows (LeNet's second
+# pooling backward ran 2x slower). So these steps remember x's order and store dx in it.
+
+def storage_of(x):
+    """x's axes from the largest stride to the smallest (the order its elements are stored in),
+    or None when x is C-ordered: what ``store_like`` and ``zeros_stored_like`` need."""
+    if x.flags.c_contiguous:
+        return None
+    return tuple(sorted(range(x.ndim), key=lambda a: -abs(x.strides[a])))
+
+
+def zeros_stored_like(shape, dtype, storage):
+    """A zero array of ``shape`` stored in the axis order ``storage`` (None: C order)."""
+    if storage is None:
+        return xp.zeros(shape, dtype)
+    return xp.zeros([shape[a] for a in storage], dtype).transpose(xp.argsort(storage))
+
+
+def store_like(a, storage):
+    """a's values in an array stored in the axis order ``storage`` (None: a itself)."""
+    if storage is None:
+        return a
+    out = xp.empty(tuple(a.shape[i] for i in storage), a.dtype).transpose(xp.argsort(storage))
+    out[...] = a
+    return out

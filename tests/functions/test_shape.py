@@ -212,3 +212,30 @@ def test_reshape_of_channel_major_input_returns_gradient_in_that_layout(rng):
     g = Reshape()
     g.forward(data, (-1,))
     assert np.shares_memory(g.backward(dy.reshape(-1)), dy)
+
+
+def test_shape_primitives_name_no_memory_layout():
+    """How x sits in memory is kernels/layout.py's business: functions/shape.py calls its
+    steps (storage_of, store_like, zeros_stored_like) and says nothing of strides or orders."""
+    import pathlib
+    import re
+    text = (pathlib.Path(gn.__file__).parent / "functions" / "shape.py").read_text()
+    code = "\n".join(line for line in text.splitlines() if not line.startswith("from "))
+    found = sorted(set(re.findall(r"layout|channel.major|contiguous|strides|memory order", code, re.IGNORECASE)))
+    assert not found, f"functions/shape.py mentions {found}"
+
+
+@pytest.mark.parametrize("axes", [(0, 1, 2), (1, 0, 2), (2, 0, 1), (1, 2, 0)])
+def test_layout_storage_steps_keep_values_and_store_in_the_remembered_order(axes, rng):
+    from glassnet.kernels import layout
+    base = rng.tensor(2, 3, 4).numpy()
+    x = base.transpose(axes)                                      # stored in `axes` order
+    storage = layout.storage_of(x)
+    assert storage is None if axes == (0, 1, 2) else storage == tuple(int(a) for a in np.argsort(axes))
+    a = rng.tensor(*x.shape).numpy()
+    kept = layout.store_like(a, storage)
+    np.testing.assert_array_equal(kept, a)
+    zero = layout.zeros_stored_like(x.shape, a.dtype, storage)
+    assert not zero.any() and zero.shape == x.shape
+    for got in (kept, zero):                                      # memory follows x's order
+        assert got.strides == x.strides or (storage is None and got.flags.c_contiguous)
