@@ -28,6 +28,7 @@ from . import sampling  # noqa: E402
 from . import plot  # noqa: E402  (gn.plot: matplotlib is imported only when a picture is drawn)
 from . import onnx  # noqa: E402  (gn.onnx.export; the onnx package is imported only when exporting)
 from . import lessons  # noqa: E402  (the notes' worked examples; lesson modules load on first use)
+from .compile import compile  # noqa: E402,A001  (gn.compile as torch.compile; shadows the builtin here only)
 from .autograd import functional as _autograd_functional  # noqa: E402,F401  (gn.autograd.functional)
 
 __version__ = "0.1.0"
