@@ -83,3 +83,20 @@ def store_like(a, storage):
     out = xp.empty(tuple(a.shape[i] for i in storage), a.dtype).transpose(xp.argsort(storage))
     out[...] = a
     return out
+
+
+def by_channel(a):
+    """a (N, C, *) as a C-ordered 4-d view (A, C, B, L) of its memory, channel c being
+    [:, c, :, :]: (N, C, 1, L) when a is C-ordered, (1, C, N, L) when it is channel-major
+    (L = the product of the trailing sizes). None when a is neither (no view exists)."""
+    if a.ndim < 3:
+        return None
+    N, C = a.shape[:2]
+    L = 1
+    for n in a.shape[2:]:
+        L *= n
+    if a.flags.c_contiguous:
+        return a.reshape(N, C, 1, L)
+    if is_channel_major(a):
+        return a.transpose(1, 0, 2, 3).reshape(1, C, N, L)
+    return None

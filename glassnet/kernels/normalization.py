@@ -16,12 +16,22 @@ functions in this module look inside it.
 
 Compiled twin: for (N, C) inputs (batch norm after a Linear layer), two passes over x in
 the forward (the sums, then y), two over dy in the backward (the sums, then dx), each a
-loop over rows with the channels contiguous. Other shapes take the NumPy twin.
+loop over rows with the channels contiguous.
+
+For (N, C, *) inputs (BatchNorm2d, BatchNorm1d on (N, C, L)) the compiled steps see x as
+``layout.by_channel`` gives it, a view (A, C, B, L) of its memory whatever the order (C order
+or a convolution's channel-major output: no copy), and sweep one channel at a time: the
+channel's values are read from memory once and, for the variance's second pass, again
+from cache. Sums run in float64 over a row of L partial sums (a row of independent
+additions vectorises without reordering any one sum; a single running sum would not).
+y and dx are written in x's order; a dy stored in another order is copied into x's
+first. Anything else (a strided view, integer types) takes the NumPy twin.
 """
 from __future__ import annotations
 
 from ..backend import xp
 from . import BACKEND, jit
+from .layout import by_channel
 
 
 def _axes(x):
@@ -115,22 +125,115 @@ def _input_grad_2d(dy, x, mu, scale, k1, k2, dx):
             dx[n, c] = dy[n, c] * scale[c] - (x[n, c] - mu[c]) * k1[c] - k2[c]
 
 
+# -- the compiled twin, (N, C, *) inputs seen as (A, C, B, L) -----------------------------
+@jit
+def _stats_nd(x, mu, var):
+    """mu[c], var[c] = mean and biased variance of x[:, c] (two passes, float64 sums)."""
+    A, C, B, L = x.shape
+    m = A * B * L
+    row = xp.empty(L, xp.float64)
+    for c in range(C):
+        row[:] = 0.0
+        for a in range(A):
+            for b in range(B):
+                for i in range(L):
+                    row[i] += x[a, c, b, i]
+        mean = row.sum() / m
+        row[:] = 0.0
+        for a in range(A):
+            for b in range(B):
+                for i in range(L):
+                    d = x[a, c, b, i] - mean
+                    row[i] += d * d
+        mu[c] = mean
+        var[c] = row.sum() / m
+
+
+@jit
+def _affine_nd(x, mu, scale, beta, y):
+    A, C, B, L = x.shape
+    for a in range(A):
+        for c in range(C):
+            m, s, t = mu[c], scale[c], beta[c]
+            for b in range(B):
+                for i in range(L):
+                    y[a, c, b, i] = (x[a, c, b, i] - m) * s + t
+
+
+@jit
+def _sums_nd(dy, x, mu, s1, s2):
+    """s1[c] = sum(dy[:, c]), s2[c] = sum(dy[:, c] * (x[:, c] - mu[c])), float64 sums."""
+    A, C, B, L = x.shape
+    r1 = xp.empty(L, xp.float64)
+    r2 = xp.empty(L, xp.float64)
+    for c in range(C):
+        r1[:] = 0.0
+        r2[:] = 0.0
+        m = mu[c]
+        for a in range(A):
+            for b in range(B):
+                for i in range(L):
+                    d = dy[a, c, b, i]
+                    r1[i] += d
+                    r2[i] += d * (x[a, c, b, i] - m)
+        s1[c] = r1.sum()
+        s2[c] = r2.sum()
+
+
+@jit
+def _input_grad_nd(dy, x, mu, scale, k1, k2, dx):
+    A, C, B, L = x.shape
+    for a in range(A):
+        for c in range(C):
+            m, s, p, q = mu[c], scale[c], k1[c], k2[c]
+            for b in range(B):
+                for i in range(L):
+                    dx[a, c, b, i] = dy[a, c, b, i] * s - (x[a, c, b, i] - m) * p - q
+
+
 def _compiled_ok(x):
     return x.ndim == 2 and x.flags.c_contiguous and x.dtype.kind == "f"
 
 
+def _channels(v, C, dtype):
+    """A per-channel value (broadcastable (1, C, ...) array or None) as a contiguous (C,) vector."""
+    if v is None:
+        return xp.zeros(C, dtype)
+    return xp.ascontiguousarray(v.reshape(C), dtype=dtype)
+
+
+def _view_nd(x):
+    """x's (A, C, B, L) view for the (N, C, *) kernels, or None."""
+    return by_channel(x) if x.ndim >= 3 and x.dtype.kind == "f" else None
+
+
+def _like(dy, x):
+    """dy's (A, C, B, L) view matching x's: dy itself when stored in x's order, else a copy
+    of dy stored that way."""
+    if dy.strides != x.strides:
+        stored = xp.empty_like(x)
+        stored[...] = dy
+        dy = stored
+    return _view_nd(dy)
+
+
 def batch_stats_compiled(x):
-    if not _compiled_ok(x):
+    v = _view_nd(x)
+    if v is None and not _compiled_ok(x):
         return batch_stats_numpy(x)
     C = x.shape[1]
     mu, var = xp.empty(C, x.dtype), xp.empty(C, x.dtype)
-    _stats_2d(x, mu, var)
-    mu, var = mu.reshape(1, C), var.reshape(1, C)
+    if v is None:
+        _stats_2d(x, mu, var)
+    else:
+        _stats_nd(v, mu, var)
+    bshape = (1, C) + (1,) * (x.ndim - 2)
+    mu, var = mu.reshape(bshape), var.reshape(bshape)
     return mu, var, (x, mu)
 
 
 def center_compiled(x, mu):
-    return (x, mu) if _compiled_ok(x) else center_numpy(x, mu)
+    return (x, mu) if (_compiled_ok(x) or _view_nd(x) is not None) else center_numpy(x, mu)
 
 
 def affine_compiled(centered, scale, beta):
@@ -139,31 +242,41 @@ def affine_compiled(centered, scale, beta):
     x, mu = centered
     C = x.shape[1]
     y = xp.empty_like(x)
-    b = xp.zeros(C, x.dtype) if beta is None else beta.reshape(C).astype(x.dtype, copy=False)
-    _affine_2d(x, mu.reshape(C).astype(x.dtype, copy=False), xp.ascontiguousarray(scale.reshape(C)), b, y)
+    args = (_channels(mu, C, x.dtype), _channels(scale, C, x.dtype), _channels(beta, C, x.dtype))
+    if x.ndim == 2:
+        _affine_2d(x, *args, y)
+    else:
+        _affine_nd(_view_nd(x), *args, _view_nd(y))
     return y
 
 
 def channel_sums_compiled(dy, centered):
-    if not isinstance(centered, tuple) or not dy.flags.c_contiguous:
+    if not isinstance(centered, tuple) or (dy.ndim == 2 and not dy.flags.c_contiguous):
         return channel_sums_numpy(dy, _as_array(centered))
     x, mu = centered
     C = x.shape[1]
     s1, s2 = xp.empty(C, dy.dtype), xp.empty(C, dy.dtype)
-    _sums_2d(dy, x, mu.reshape(C).astype(x.dtype, copy=False), s1, s2)
-    return s1.reshape(1, C), s2.reshape(1, C)
+    if x.ndim == 2:
+        _sums_2d(dy, x, _channels(mu, C, x.dtype), s1, s2)
+    else:
+        _sums_nd(_like(dy, x), _view_nd(x), _channels(mu, C, x.dtype), s1, s2)
+    bshape = (1, C) + (1,) * (x.ndim - 2)
+    return s1.reshape(bshape), s2.reshape(bshape)
 
 
 def input_grad_compiled(dy, centered, scale, k1, k2):
-    if not isinstance(centered, tuple) or not dy.flags.c_contiguous:
+    if not isinstance(centered, tuple) or (dy.ndim == 2 and not dy.flags.c_contiguous):
         return input_grad_numpy(dy, _as_array(centered), scale, k1, k2)
     x, mu = centered
     C = x.shape[1]
-    zero = xp.zeros(C, dy.dtype)
-    dx = xp.empty_like(dy)
-    _input_grad_2d(dy, x, mu.reshape(C).astype(x.dtype, copy=False), xp.ascontiguousarray(scale.reshape(C)),
-                   zero if k1 is None else xp.ascontiguousarray(k1.reshape(C)),
-                   zero if k2 is None else xp.ascontiguousarray(k2.reshape(C)), dx)
+    args = (_channels(mu, C, x.dtype), _channels(scale, C, x.dtype), _channels(k1, C, x.dtype),
+            _channels(k2, C, x.dtype))
+    if x.ndim == 2:
+        dx = xp.empty_like(dy)
+        _input_grad_2d(dy, x, *args, dx)
+    else:
+        dx = xp.empty_like(x)                      # in x's order: the gradient goes back as x came
+        _input_grad_nd(_like(dy, x), _view_nd(x), *args, _view_nd(dx))
     return dx
 
 

@@ -185,3 +185,108 @@ def test_compiled_batch_norm_is_faster_than_its_twin():
         s1, s2 = sums(dy, centered)
         input_grad(dy, centered, scale, s2, s1)
     assert _faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
+
+
+# -- batch norm over (N, C, *): the compiled steps on every layout ---------------------------
+import reference_cnn as ref_cnn  # noqa: E402  (tests/functions/reference_cnn.py)
+
+BN_SHAPES = [(16, 5), (7, 3), (4, 3, 5, 6), (3, 2, 7), (5, 4, 1, 9), (2, 6, 3, 3), (1, 3, 4, 4)]
+
+
+def _bn_case(shape, layout, dy_layout, dtype):
+    r = np.random.default_rng(sum(shape))
+    x, dy = 2 + 3 * r.standard_normal(shape), r.standard_normal(shape)
+    if layout == "channel-major" and len(shape) == 4:
+        x = _channel_major(x)
+    if len(shape) == 4 and dy_layout == "channel-major":
+        dy = _channel_major(dy)
+    if dy_layout == "broadcast":                              # what y.sum().backward() sends
+        dy = np.broadcast_to(np.float64(0.5), shape)
+    C = shape[1]
+    return x.astype(dtype), dy.astype(dtype), r.standard_normal(C), r.standard_normal(C)
+
+
+BN_TOL = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=1e-4, atol=2e-5)}
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("dy_layout", ["C", "channel-major", "broadcast"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("twin", [0, 1])
+def test_batch_norm_steps_match_formula_on_every_layout(shape, layout, dy_layout, dtype, twin):
+    """Training mode, composed as functions/normalization.py composes the steps: y against the
+    formula, dx against the chain rule through mu and var, dgamma and dbeta against their sums;
+    the compiled steps store y and dx in x's order."""
+    stats, affine, sums, input_grad = BN_TWINS[twin]
+    x, dy, gamma, beta = _bn_case(shape, layout, dy_layout, dtype)
+    C, eps, tol = shape[1], 1e-5, BN_TOL[dtype]
+    bshape = (1, C) + (1,) * (len(shape) - 2)
+    m = x.size // C
+    mu, var, centered = stats(x)
+    assert mu.dtype == dtype and var.dtype == dtype
+    inv_std = 1 / np.sqrt(var + dtype(eps))
+    scale = gamma.reshape(bshape).astype(dtype) * inv_std
+    y = affine(centered, scale, beta.reshape(bshape).astype(dtype))
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(y, ref.batch_norm_train(x64, gamma, beta, eps), **tol)
+    s1, s2 = sums(dy, centered)
+    dx = input_grad(dy, centered, scale, scale * inv_std ** 2 * s2 / m, scale * s1 / m)
+    dx_ref, dgamma_ref, dbeta_ref = ref.batch_norm_backward(x64, gamma, eps, dy.astype(np.float64))
+    np.testing.assert_allclose(dx, dx_ref, **tol)
+    np.testing.assert_allclose((inv_std * s2).reshape(C), dgamma_ref, **tol)
+    np.testing.assert_allclose(s1.reshape(C), dbeta_ref, **tol)
+    assert y.dtype == dtype and dx.dtype == dtype
+    if x.ndim > 2 and twin == 1:                              # the compiled steps keep x's order
+        assert y.strides == x.strides and dx.strides == x.strides
+
+
+@pytest.mark.parametrize("shape", BN_SHAPES)
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("twin", [0, 1])
+def test_batch_norm_eval_steps_match_formula(shape, layout, dtype, twin):
+    """Eval mode: the running statistics fixed, y an affine map per channel, dx = dy * scale."""
+    center = (BN.center_numpy, BN.center_compiled)[twin]
+    _, affine, sums, input_grad = BN_TWINS[twin]
+    x, dy, gamma, beta = _bn_case(shape, layout, "C", dtype)
+    C, eps, tol = shape[1], 1e-3, BN_TOL[dtype]
+    r = np.random.default_rng(1)
+    mean, var = r.standard_normal(C), r.uniform(0.5, 2.0, C)
+    bshape = (1, C) + (1,) * (len(shape) - 2)
+    centered = center(x, mean.reshape(bshape).astype(dtype))
+    scale = (gamma / np.sqrt(var + eps)).reshape(bshape).astype(dtype)
+    y = affine(centered, scale, beta.reshape(bshape).astype(dtype))
+    y_ref, dx_of = ref_cnn.batch_norm_eval(x.astype(np.float64), gamma, beta, mean, var, eps)
+    np.testing.assert_allclose(y, y_ref, **tol)
+    np.testing.assert_allclose(input_grad(dy, centered, scale, None, None), dx_of(dy.astype(np.float64)), **tol)
+    s1, s2 = sums(dy, centered)
+    axes = (0,) + tuple(range(2, len(shape)))
+    np.testing.assert_allclose(s1.reshape(C), dy.astype(np.float64).sum(axis=axes), **tol)
+    np.testing.assert_allclose(s2.reshape(C), (dy * (x.astype(np.float64) - mean.reshape(bshape))).sum(axis=axes),
+                               **tol)
+
+
+def test_batch_norm_strided_input_takes_the_numpy_steps():
+    """A view that is neither C-ordered nor channel-major has no (A, C, B, L) view: the compiled
+    steps hand it to the NumPy twin, with the same numbers."""
+    x = np.random.default_rng(2).standard_normal((4, 3, 6, 8))[:, :, ::2, 1:]
+    mu, var, centered = BN.batch_stats_compiled(x)
+    assert not isinstance(centered, tuple)
+    np.testing.assert_allclose(mu.ravel(), x.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(var.ravel(), x.var(axis=(0, 2, 3)), rtol=1e-12)
+
+
+@compiled_only
+def test_compiled_batch_norm_4d_is_faster_than_its_twin():
+    r = np.random.default_rng(9)
+    x = _channel_major(r.standard_normal((16, 32, 16, 16)).astype(np.float32))
+    dy = _channel_major(r.standard_normal(x.shape).astype(np.float32))
+    scale = np.ones((1, 32, 1, 1), np.float32)
+
+    def steps(stats, affine, sums, input_grad):
+        mu, var, centered = stats(x)
+        affine(centered, scale, None)
+        s1, s2 = sums(dy, centered)
+        input_grad(dy, centered, scale, s2, s1)
+    assert _faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
