@@ -160,6 +160,16 @@ class CompiledModule(Module):
     def __delattr__(self, name):
         delattr(self._orig_mod, name)
 
+    # a container's indexing, length and iteration (dunder methods skip __getattr__)
+    def __getitem__(self, index):
+        return self._orig_mod[index]
+
+    def __len__(self):
+        return len(self._orig_mod)
+
+    def __iter__(self):
+        return iter(self._orig_mod)
+
     def train(self, mode: bool = True):
         self._orig_mod.train(mode)
         object.__setattr__(self, "training", bool(mode))
@@ -284,6 +294,11 @@ class CompiledModule(Module):
         return eager
 
     # ------------------------------------------------------------ explaining
+    @property
+    def counts(self) -> dict:
+        """How many calls were recorded, replayed, and run eagerly (a first replay's check counts as eager)."""
+        return dict(self._counts)
+
     @property
     def code(self) -> str:
         """The Python source of the most recently recorded plan ('' before any)."""
