@@ -13,7 +13,12 @@ class Optimizer:
     ``state`` (per-parameter buffers such as momentum), and applies ``_update`` in ``step``.
 
     Parameters whose ``.grad`` is None (frozen, or unused this step) are skipped.
-    All updates run in place on the parameters' arrays, outside the graph.
+    All updates run in place on the parameters' arrays, outside the graph; ``_update`` gets the
+    gradient as stored (a ``maximize`` group's sign is the update's to apply).
+
+    ``foreach`` and ``fused`` (torch's choice among its implementations) are accepted and kept
+    in the groups; glassnet computes the same update whatever their value: one pass per
+    parameter (``kernels/optim.py``).
     """
 
     def __init__(self, params, defaults: dict):
@@ -56,13 +61,10 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad._data
-                if group.get("maximize", False):
-                    g = -g
                 state = self.state.get(id(p))
                 if state is None:
                     state = self.state[id(p)] = {}
-                self._update(p._data, g, state, group)
+                self._update(p._data, p.grad._data, state, group)
         return loss
 
     def _update(self, p, g, state: dict, group: dict) -> None:  # pragma: no cover - interface

@@ -2,40 +2,38 @@
 from __future__ import annotations
 
 from ..backend import xp
+from ..kernels import optim as kernels
 from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
     r"""p <- p - lr * v, with (torch's formulation):
 
-        g = grad + weight_decay * p
+        g = grad + weight_decay * p             (grad negated when maximizing)
         b = g                                   (first step)
         b = momentum * b + (1 - dampening) * g  (later steps)
         v = g + momentum * b  if nesterov  else  b      (v = g when momentum = 0)
+
+    ``foreach`` / ``fused``: accepted for torch's signature; the update is the same either way.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
+                 foreach=None, fused=None):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: invalid lr={lr}, momentum={momentum} or weight_decay={weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                                      foreach=foreach, fused=fused))
 
     def _update(self, p, g, state, group):
-        wd, momentum, dampening = group["weight_decay"], group["momentum"], group["dampening"]
-        if wd:                                              # g = grad + wd * p
-            g = xp.add(g, xp.multiply(p, wd, out=self._tmp(p, 1)), out=self._tmp(p, 1))
-        v = g
-        if momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
-            else:                                           # b = momentum b + (1 - dampening) g
-                buf *= momentum
-                buf += xp.multiply(g, 1 - dampening, out=self._tmp(p, 2)) if dampening else g
-            v = buf
-            if group["nesterov"]:                           # v = g + momentum b
-                v = xp.add(g, xp.multiply(buf, momentum, out=self._tmp(p, 2)), out=self._tmp(p, 2))
-        p -= xp.multiply(v, group["lr"], out=self._tmp(p))
+        momentum = group["momentum"]
+        b = state.get("momentum_buffer")
+        first = bool(momentum) and b is None
+        if first:
+            b = state["momentum_buffer"] = xp.empty_like(p)
+        # g = grad + wd p;  b = mu b + (1 - dampening) g  (b = g first);  v = g + mu b or b;  p -= lr v
+        kernels.sgd(p, g, b, group["lr"], momentum, group["dampening"], group["weight_decay"],
+                    group["nesterov"], group["maximize"], first, tmp=self._tmp)

@@ -115,3 +115,36 @@ def test_l1_penalty_gradient_is_sign():
     w = gn.nn.Parameter(gn.tensor([-2.0, 0.5, 3.0]))
     gn.optim.l1_penalty([w], 0.1).backward()
     np.testing.assert_allclose(w.grad.numpy(), [-0.1, 0.1, 0.1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.2, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("Adam", dict(lr=0.01, maximize=True, amsgrad=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, maximize=True)),
+])
+def test_float32_updates_match_torch_live(name, kwargs):
+    """float32 parameters, torch's fused (or foreach) update computed live: same trajectory to
+    float32 rounding; glassnet takes the same foreach/fused arguments and computes the same update."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(0)
+    p0 = r.standard_normal((5, 7)).astype(np.float32)
+    grads = [r.standard_normal((5, 7)).astype(np.float32) for _ in range(6)]
+    impl = dict(fused=True) if name != "RMSprop" else dict(foreach=True)
+    tp = torch.nn.Parameter(torch.tensor(p0))
+    topt = getattr(torch.optim, name)([tp], **kwargs, **impl)
+    gp = gn.nn.Parameter(gn.tensor(p0.copy()))
+    gopt = getattr(gn.optim, name)([gp], **kwargs, **impl)
+    assert gopt.param_groups[0][next(iter(impl))] is True
+    for g in grads:
+        tp.grad = torch.tensor(g)
+        gp.grad = gn.tensor(g)
+        topt.step()
+        gopt.step()
+        np.testing.assert_allclose(gp.numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+    state = gopt.state_dict()["state"][0]
+    for key, value in topt.state_dict()["state"][0].items():
+        if key != "step":
+            np.testing.assert_allclose(state[key].numpy(), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
