@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 from floors import FLOORS  # noqa: E402
 from workloads import TARGETS, WORKLOADS, sweep  # noqa: E402
 
-BATCH = {"mlp": 128, "mlp_b1_infer": 1, "lenet5": 128, "cifar_cnn": 64, "bn_mlp": 256,
+BATCH = {"mlp": 128, "mlp_b1_infer": 1, "mlp_b1_compiled": 1, "lenet5": 128, "cifar_cnn": 64, "bn_mlp": 256,
          "rnn_seq": 128, "lstm_seq": 128, "gru_seq": 128, "char_lstm": 32}
 
 
