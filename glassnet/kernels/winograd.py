@@ -1,0 +1,400 @@
+"""3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3): 16 products per 2x2 outputs, not 36.
+
+The math is the same cross-correlation as ``functions/convolution.py`` (y = W * x + b,
+dW = x * dy, dx = pad(dy) * rot180(W)), checked against ``tests/functions/reference.py``'s
+``conv2d_by_windows``, ``conv2d_weight_grad_by_windows`` and ``conv2d_input_grad_full`` in
+``tests/kernels/test_winograd.py``. Cut the padded input into 4x4 tiles d that overlap by two
+(tile (th, tw) starts at padded pixel (2th, 2tw)); each gives a 2x2 block of outputs. With
+
+    B^T = [[1, 0, -1,  0],      G = [[ 1,    0,   0 ],      A^T = [[1, 1,  1,  0],
+           [0, 1,  1,  0],           [1/2,  1/2, 1/2],             [0, 1, -1, -1]]
+           [0, -1, 1,  0],           [1/2, -1/2, 1/2],
+           [0, 1,  0, -1]]           [ 0,    0,   1 ]]
+
+one tile's 2x2 outputs for output channel k are (Lavin & Gray 2016, "Fast Algorithms for
+Convolutional Neural Networks")
+
+    Y[k] = A^T [ sum_c (G W[k,c] G^T) (.) (B^T d[c] B) ] A          ((.) element-wise, 4x4)
+
+which is exactly sum_{c,i,j} W[k,c,i,j] d[c, a+i, b+j] for the four outputs (a, b) (expand
+the products: every term appears once). Write U[xi] = (G W G^T)[xi] (K x C) and
+V[xi] = (B^T d B)[xi] (C x tiles) for each of the 16 positions xi of a 4x4 tile: the sum over
+c is then 16 matrix products M[xi] = U[xi] @ V[xi], which BLAS runs, and the transforms
+(B^T d B per input tile, A^T M A per output tile) are additions only, run here in compiled
+loops. 16 products per 4 outputs instead of 9 * 4 = 36 direct ones: 2.25x fewer.
+
+The backward pass is the adjoint of those three steps (as ``kernels.convolution`` computes dx
+as the adjoint of the forward's copies, the same sums term by term):
+
+    dM[xi] = (A dY A^T)[xi]        each 2x2 block of dy spread over a 4x4 tile
+    dW     = G^T [ sum_tiles dM[xi] @ V[xi]^T ] G                        = x * dy
+    dV[xi] = U[xi]^T @ dM[xi],  dd = B dV B^T, added back where tile d was read from
+                                                                         = pad(dy) * rot180(W)
+
+so dW needs the forward's V (rebuilt from x, which the layer keeps anyway) and dx reuses dM.
+
+Layout: V, M, dM and dV are (16, channels, tiles), tiles ordered (n, th, tw), so each of the
+16 products is one contiguous GEMM over a block of whole images; the blocks are sized by
+``BLOCK_BYTES`` so the expanded (4x the input) tile matrices stay in cache and are never
+held whole. Outputs y and the input gradient are channel-major (C, N, H, W) arrays, as every
+convolution path returns them (``kernels/convolution.py``'s layout rules); x is read as image
+planes in whatever order it is stored (``kernels.layout``).
+
+Every transform exists twice: a compiled loop (tile rows as contiguous vectors) and a NumPy
+twin on strided views. ``kernels.convolution`` chooses this path only where it measured
+faster (:func:`worth_it`).
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from . import BACKEND, jit, pick
+
+# Bytes of one block's largest tile matrix (16 x channels x tiles). Whole images per block;
+# small enough that V, M and their gradients stay in the 32 MB L3 between the transform that
+# writes them and the GEMM that reads them, large enough that each of the 16 GEMMs is big
+# enough for BLAS to use both threads.
+BLOCK_BYTES = 1 << 22
+
+# G and its use: U = G W G^T (4x4 from 3x3); dW = G^T dU G.
+_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+
+
+def applies(kernel, stride, dilation, groups, pads):
+    """Whether the layer is one F(2x2, 3x3) covers: 3x3, stride 1, no dilation, one group,
+    padding at most 2 on each side (the tiles then cover every output)."""
+    return (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and groups == 1 and all(0 <= p <= 2 for p in pads))
+
+
+def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None):
+    """Whether :class:`kernels.convolution.Conv2dSteps` should take this path.
+
+    Only with the compiled transforms: the NumPy twins pay a strided pass per tile position
+    and lose to the shifted-rows GEMMs. And only with at least 16 input and output channels:
+    the 16 GEMMs have C (forward) and K (input gradient) as their inner dimension, and below
+    that BLAS runs them too slowly for the 2.25x fewer products to pay (an RGB input layer
+    keeps im2col).
+    """
+    backend = BACKEND if backend is None else backend
+    return (backend == "numba" and N > 0 and C >= 16 and O >= 16
+            and applies(kernel, stride, dilation, groups, pads))
+
+
+def tiles(OH, OW):
+    """(TH, TW): tile rows and columns covering an OH x OW output (the last may be half used)."""
+    return (OH + 1) // 2, (OW + 1) // 2
+
+
+def filter_transform(W):
+    """U (16, K, C) = G W[k, c] G^T for every kernel, 4x4 positions flattened."""
+    G = xp.asarray(_G, W.dtype)
+    K, C = W.shape[:2]
+    return xp.einsum("ai,kcij,bj->abkc", G, W, G, optimize=True).reshape(16, K, C)
+
+
+def filter_transform_adjoint(dU):
+    """dW (K, C, 3, 3) = G^T dU G: the weight gradient from the Winograd-domain one."""
+    G = xp.asarray(_G, dU.dtype)
+    K, C = dU.shape[1:]
+    return xp.einsum("ai,abkc,bj->kcij", G, dU.reshape(4, 4, K, C), G, optimize=True)
+
+
+def images_per_block(N, channels, TH, TW, itemsize):
+    """Whole images per block so that a (16, channels, tiles) matrix is about BLOCK_BYTES."""
+    per_image = 16 * max(channels, 1) * TH * TW * itemsize
+    return max(1, min(N, BLOCK_BYTES // max(per_image, 1)))
+
+
+# -- input tiles: V = B^T d B ----------------------------------------------------------------------
+@jit
+def input_tiles_compiled(planes, sc, sn, n0, n1, top, left, TH, TW, V):
+    """V[xi, c, t] = (B^T d B)[xi] for the tiles t = (n - n0, th, tw) of images n0..n1-1,
+    d the 4x4 window of the zero-padded plane c*sc + n*sn at (2th - top, 2tw - left)."""
+    C = V.shape[1]
+    H, W = planes.shape[1], planes.shape[2]
+    Wt = 2 * TW + 2
+    zero = planes.dtype.type(0)
+    rows = xp.zeros((4, Wt), planes.dtype)           # the tile row's 4 padded input rows
+    t = xp.empty((4, Wt), planes.dtype)               # B^T applied down the columns
+    u1 = min(Wt, left + W)
+    for c in range(C):
+        for n in range(n0, n1):
+            plane = planes[c * sc + n * sn]
+            for th in range(TH):
+                for a in range(4):
+                    h = 2 * th + a - top
+                    r = rows[a]
+                    if 0 <= h < H:
+                        src = plane[h]
+                        for u in range(left, u1):
+                            r[u] = src[u - left]
+                    else:
+                        for u in range(left, u1):
+                            r[u] = zero
+                r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+                t0, t1, t2, t3 = t[0], t[1], t[2], t[3]
+                for u in range(Wt):
+                    t0[u] = r0[u] - r2[u]
+                    t1[u] = r1[u] + r2[u]
+                    t2[u] = r2[u] - r1[u]
+                    t3[u] = r1[u] - r3[u]
+                base = ((n - n0) * TH + th) * TW
+                for a in range(4):
+                    ta = t[a]
+                    v0, v1, v2, v3 = V[4 * a, c], V[4 * a + 1, c], V[4 * a + 2, c], V[4 * a + 3, c]
+                    for tw in range(TW):
+                        j = 2 * tw
+                        v0[base + tw] = ta[j] - ta[j + 2]
+                        v1[base + tw] = ta[j + 1] + ta[j + 2]
+                        v2[base + tw] = ta[j + 2] - ta[j + 1]
+                        v3[base + tw] = ta[j + 1] - ta[j + 3]
+
+
+def input_tiles_numpy(planes, sc, sn, n0, n1, top, left, TH, TW, V):
+    C = V.shape[1]
+    H, W = planes.shape[1:]
+    idx = (xp.arange(C)[:, None] * sc + xp.arange(n0, n1)[None, :] * sn).reshape(-1)
+    d = xp.zeros((C * (n1 - n0), 2 * TH + 2, 2 * TW + 2), planes.dtype)
+    hh, ww = min(H, 2 * TH + 2 - top), min(W, 2 * TW + 2 - left)
+    d[:, top:top + hh, left:left + ww] = planes[idx, :hh, :ww]
+    r = [d[:, a:a + 2 * TH:2] for a in range(4)]                       # row a of every tile row
+    t = [r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]]
+    out = V.reshape(4, 4, C, n1 - n0, TH, TW)
+    for a in range(4):
+        s = [t[a][:, :, b:b + 2 * TW:2].reshape(C, n1 - n0, TH, TW) for b in range(4)]
+        out[a, 0], out[a, 1], out[a, 2], out[a, 3] = s[0] - s[2], s[1] + s[2], s[2] - s[1], s[1] - s[3]
+
+
+# -- output tiles: Y = A^T M A (+ b) -------------------------------------------------------------
+@jit
+def output_tiles_compiled(M, y, n0, TH, TW, bias):
+    """y[k, n0 + n, 2th + a, 2tw + b] = (A^T M[:, k, t] A)[a, b] + bias[k] for the block's tiles
+    t = (n, th, tw), cropped to y's (OH, OW); y is (K, N, OH, OW)."""
+    K, nb = M.shape[1], M.shape[2] // (TH * TW)
+    OH, OW = y.shape[2], y.shape[3]
+    s = xp.empty((8, TW), M.dtype)
+    full = OW // 2
+    for k in range(K):
+        bk = bias[k]
+        for n in range(nb):
+            for th in range(TH):
+                base = (n * TH + th) * TW
+                for b in range(4):
+                    m0, m1, m2, m3 = M[b, k], M[4 + b, k], M[8 + b, k], M[12 + b, k]
+                    s0, s1 = s[b], s[4 + b]
+                    for tw in range(TW):
+                        x1 = m1[base + tw]
+                        x2 = m2[base + tw]
+                        s0[tw] = m0[base + tw] + x1 + x2
+                        s1[tw] = x1 - x2 - m3[base + tw]
+                for a in range(2):
+                    h = 2 * th + a
+                    if h < OH:
+                        row = y[k, n0 + n, h]
+                        p0, p1, p2, p3 = s[4 * a], s[4 * a + 1], s[4 * a + 2], s[4 * a + 3]
+                        for tw in range(full):
+                            row[2 * tw] = p0[tw] + p1[tw] + p2[tw] + bk
+                            row[2 * tw + 1] = p1[tw] - p2[tw] - p3[tw] + bk
+                        if OW % 2:
+                            row[2 * full] = p0[full] + p1[full] + p2[full] + bk
+
+
+def output_tiles_numpy(M, y, n0, TH, TW, bias):
+    K, nb = M.shape[1], M.shape[2] // (TH * TW)
+    OH, OW = y.shape[2:]
+    m = M.reshape(4, 4, K, nb, TH, TW)
+    s = [m[0] + m[1] + m[2], m[1] - m[2] - m[3]]                      # A^T down the columns
+    out = xp.empty((K, nb, TH, 2, TW, 2), M.dtype)
+    for a in range(2):
+        out[:, :, :, a, :, 0] = s[a][0] + s[a][1] + s[a][2]
+        out[:, :, :, a, :, 1] = s[a][1] - s[a][2] - s[a][3]
+    y[:, n0:n0 + nb] = out.reshape(K, nb, 2 * TH, 2 * TW)[:, :, :OH, :OW] + bias.reshape(K, 1, 1, 1)
+
+
+# -- output-gradient tiles: dM = A dY A^T --------------------------------------------------------
+@jit
+def grad_tiles_compiled(dy, n0, n1, TH, TW, dM):
+    """dM[xi, k, t] = (A dY A^T)[xi] for the tiles t of images n0..n1-1, dY the tile's 2x2 block
+    of dy (K, N, OH, OW), zero past the output's edge."""
+    K = dy.shape[0]
+    OH, OW = dy.shape[2], dy.shape[3]
+    zero = dy.dtype.type(0)
+    r = xp.zeros((2, 2 * TW), dy.dtype)
+    q = xp.empty((4, 2 * TW), dy.dtype)
+    for k in range(K):
+        for n in range(n0, n1):
+            for th in range(TH):
+                for i in range(2):
+                    h = 2 * th + i
+                    ri = r[i]
+                    if h < OH:
+                        src = dy[k, n, h]
+                        for w in range(OW):
+                            ri[w] = src[w]
+                    else:
+                        for w in range(OW):
+                            ri[w] = zero
+                r0, r1 = r[0], r[1]
+                q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+                for w in range(2 * TW):
+                    q0[w] = r0[w]
+                    q1[w] = r0[w] + r1[w]
+                    q2[w] = r0[w] - r1[w]
+                    q3[w] = -r1[w]
+                base = ((n - n0) * TH + th) * TW
+                for a in range(4):
+                    qa = q[a]
+                    e0, e1, e2, e3 = dM[4 * a, k], dM[4 * a + 1, k], dM[4 * a + 2, k], dM[4 * a + 3, k]
+                    for tw in range(TW):
+                        x0 = qa[2 * tw]
+                        x1 = qa[2 * tw + 1]
+                        e0[base + tw] = x0
+                        e1[base + tw] = x0 + x1
+                        e2[base + tw] = x0 - x1
+                        e3[base + tw] = -x1
+
+
+def grad_tiles_numpy(dy, n0, n1, TH, TW, dM):
+    K, _, OH, OW = dy.shape
+    e = xp.zeros((K, n1 - n0, 2 * TH, 2 * TW), dy.dtype)
+    e[:, :, :OH, :OW] = dy[:, n0:n1]
+    r = [e[:, :, 0::2], e[:, :, 1::2]]
+    q = [r[0], r[0] + r[1], r[0] - r[1], -r[1]]
+    out = dM.reshape(4, 4, K, n1 - n0, TH, TW)
+    for a in range(4):
+        c0, c1 = q[a][..., 0::2], q[a][..., 1::2]
+        out[a, 0], out[a, 1], out[a, 2], out[a, 3] = c0, c0 + c1, c0 - c1, -c1
+
+
+# -- input-gradient tiles: dd = B dV B^T, added back where d was read -----------------------------
+@jit
+def input_grad_tiles_compiled(dV, dx, n0, top, left, TH, TW):
+    """dx[c, n0 + n] = the sum over the block's tiles of B dV[:, c, t] B^T, each 4x4 result added
+    at the tile's place in the padded plane (tiles overlap by two), the padding cropped off.
+    dx is (C, N, H, W); its planes n0.. are overwritten."""
+    C, nb = dV.shape[1], dV.shape[2] // (TH * TW)
+    H, W = dx.shape[2], dx.shape[3]
+    Wt = 2 * TW + 2
+    acc = xp.empty((2 * TH + 2, Wt), dV.dtype)
+    u = xp.empty((4, Wt), dV.dtype)
+    zero = dV.dtype.type(0)
+    for c in range(C):
+        for n in range(nb):
+            acc[:] = zero
+            for th in range(TH):
+                base = (n * TH + th) * TW
+                for a in range(4):
+                    ua = u[a]
+                    v0, v1, v2, v3 = dV[4 * a, c], dV[4 * a + 1, c], dV[4 * a + 2, c], dV[4 * a + 3, c]
+                    # B^T's adjoint along the row: tile tw adds (v0, v1-v2+v3, -v0+v1+v2, -v3) at 2tw..2tw+3
+                    ua[0] = v0[base]
+                    ua[1] = v1[base] - v2[base] + v3[base]
+                    for tw in range(1, TW):
+                        p = base + tw
+                        ua[2 * tw] = v0[p] - v0[p - 1] + v1[p - 1] + v2[p - 1]
+                        ua[2 * tw + 1] = v1[p] - v2[p] + v3[p] - v3[p - 1]
+                    p = base + TW - 1
+                    ua[2 * TW] = -v0[p] + v1[p] + v2[p]
+                    ua[2 * TW + 1] = -v3[p]
+                a0, a1, a2, a3 = acc[2 * th], acc[2 * th + 1], acc[2 * th + 2], acc[2 * th + 3]
+                u0, u1, u2, u3 = u[0], u[1], u[2], u[3]
+                for w in range(Wt):                       # and down the columns
+                    a0[w] += u0[w]
+                    a1[w] += u1[w] - u2[w] + u3[w]
+                    a2[w] += -u0[w] + u1[w] + u2[w]
+                    a3[w] -= u3[w]
+            plane = dx[c, n0 + n]
+            for h in range(H):
+                src, dst = acc[h + top], plane[h]
+                for w in range(W):
+                    dst[w] = src[w + left]
+
+
+def input_grad_tiles_numpy(dV, dx, n0, top, left, TH, TW):
+    C, nb = dV.shape[1], dV.shape[2] // (TH * TW)
+    H, W = dx.shape[2:]
+    v = dV.reshape(4, 4, C, nb, TH, TW)
+    # B^T's adjoint along the rows of each tile: u[a][..., b] for the tile's 4 columns
+    u = [(v[a, 0], v[a, 1] - v[a, 2] + v[a, 3], -v[a, 0] + v[a, 1] + v[a, 2], -v[a, 3]) for a in range(4)]
+    # and down its columns: rows 0..3 of every 4x4 tile
+    d = [tuple(u[0][b] for b in range(4)),
+         tuple(u[1][b] - u[2][b] + u[3][b] for b in range(4)),
+         tuple(-u[0][b] + u[1][b] + u[2][b] for b in range(4)),
+         tuple(-u[3][b] for b in range(4))]
+    acc = xp.zeros((C, nb, 2 * TH + 2, 2 * TW + 2), dV.dtype)
+    for a in range(4):
+        for b in range(4):
+            acc[:, :, a:a + 2 * TH:2, b:b + 2 * TW:2] += d[a][b]
+    dx[:, n0:n0 + nb] = acc[:, :, top:top + H, left:left + W]
+
+
+input_tiles = pick(input_tiles_compiled, input_tiles_numpy)
+output_tiles = pick(output_tiles_compiled, output_tiles_numpy)
+grad_tiles = pick(grad_tiles_compiled, grad_tiles_numpy)
+input_grad_tiles = pick(input_grad_tiles_compiled, input_grad_tiles_numpy)
+
+
+# -- the three passes ---------------------------------------------------------------------------
+def _planes(x):
+    """(planes (P, H, W), sc, sn): plane of (n, c) is c*sc + n*sn, in x's memory order."""
+    N, C = x.shape[:2]
+    if x.ndim == 4 and not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return x.transpose(1, 0, 2, 3).reshape(N * C, *x.shape[2:]), N, 1
+    x = xp.ascontiguousarray(x)
+    return x.reshape(N * C, *x.shape[2:]), 1, C
+
+
+def _blocks(N, TH, TW, dtype, channels):
+    """(n0, n1, buffers): whole-image blocks, with one contiguous (16, ch, tiles) work matrix per
+    entry of ``channels`` (fresh ones for a shorter last block: compiled loops see them dense)."""
+    nb = images_per_block(N, max(channels), TH, TW, xp.dtype(dtype).itemsize)
+    bufs = None
+    for n0 in range(0, N, nb):
+        n1 = min(N, n0 + nb)
+        if bufs is None or n1 - n0 != nb:
+            bufs = tuple(xp.empty((16, ch, (n1 - n0) * TH * TW), dtype) for ch in channels)
+        yield n0, n1, bufs
+
+
+def forward(x, W, b, pads, out_size):
+    """y (K, N, OH, OW), channel-major: y = W * x + b for a 3x3 stride-1 kernel."""
+    N, C = x.shape[:2]
+    K = W.shape[0]
+    (OH, OW), (top, _, left, _) = out_size, pads
+    TH, TW = tiles(OH, OW)
+    dtype = xp.result_type(x, W)
+    planes, sc, sn = _planes(x.astype(dtype, copy=False))
+    U = filter_transform(W.astype(dtype, copy=False))
+    bias = xp.zeros(K, dtype) if b is None else b.astype(dtype, copy=False)
+    y = xp.empty((K, N, OH, OW), dtype)
+    for n0, n1, (V, M) in _blocks(N, TH, TW, dtype, (C, K)):
+        input_tiles(planes, sc, sn, n0, n1, top, left, TH, TW, V)
+        xp.matmul(U, V, out=M)                                          # M[xi] = U[xi] @ V[xi]
+        output_tiles(M, y, n0, TH, TW, bias)
+    return y
+
+
+def backward(dyc, x, W, pads, need_x, need_W):
+    """(dx (C, N, H, W) channel-major or None, dW (K, C, 3, 3) or None) from dyc (K, N, OH, OW)."""
+    N, C, H, Wd = x.shape
+    K = W.shape[0]
+    OH, OW = dyc.shape[2:]
+    top, _, left, _ = pads
+    TH, TW = tiles(OH, OW)
+    dtype = dyc.dtype
+    dyc = xp.ascontiguousarray(dyc)
+    if need_x:
+        Ut = filter_transform(W.astype(dtype, copy=False)).transpose(0, 2, 1)      # U[xi]^T (C, K)
+        dx = xp.empty((C, N, H, Wd), dtype)
+    if need_W:
+        planes, sc, sn = _planes(x.astype(dtype, copy=False))
+        dU = xp.zeros((16, K, C), dtype)
+    for n0, n1, (dM, V) in _blocks(N, TH, TW, dtype, (K, C)):
+        grad_tiles(dyc, n0, n1, TH, TW, dM)
+        if need_W:                               # the forward's V, rebuilt from x
+            input_tiles(planes, sc, sn, n0, n1, top, left, TH, TW, V)
+            dU += xp.matmul(dM, V.transpose(0, 2, 1))                   # dU[xi] = dM[xi] @ V[xi]^T
+        if need_x:
+            dV = xp.matmul(Ut, dM, out=V)      # dV[xi] = U[xi]^T @ dM[xi] (V is spent: dU has it)
+            input_grad_tiles(dV, dx, n0, top, left, TH, TW)
+    return (dx if need_x else None), (filter_transform_adjoint(dU) if need_W else None)
