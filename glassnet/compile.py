@@ -27,8 +27,9 @@ shaped like ``torch.compile`` (and doing what ``torch.jit.trace`` does) removes 
 
 Replayed results equal eager's bit for bit: each step runs the same NumPy / kernel call on the
 same operands (the buffer forms call the very operation the Function's forward calls, with
-``out=``); the only visible difference is the sign of a zero after ReLU (NumPy's maximum keeps
-``-0.0`` where the compiled ReLU kernel writes ``+0.0``; they compare equal).
+``out=``: ``x @ W.T`` then ``+= b`` for Linear, ``maximum(x, 0)`` for ReLU, which is also what
+the compiled ReLU kernel computes, NaN and the sign of zero included); the first-replay check
+enforces it.
 
 Eager runs instead (``compiled.explain()`` says why; the ``glassnet.compile`` logger says so too):
 
@@ -270,6 +271,8 @@ class CompiledModule(Module):
             self._refuse(key, str(why))
             return output
         plan.trusted = not self._verify
+        if plan.trusted:
+            plan.recording = plan.source_args = plan.source_output = None
         self._plans[key] = plan
         return output
 
@@ -281,6 +284,7 @@ class CompiledModule(Module):
         difference = _difference(replayed, eager)
         if difference is None:
             plan.trusted = True
+            plan.recording = plan.source_args = plan.source_output = None   # the first call's activations
             self.__dict__["_last"] = ("checked", key, None)
             return eager
         if plan.buffered:      # try again without the buffer forms: each Function's own forward
@@ -405,6 +409,8 @@ def _escape(recording, name, method):
 def _flatten(value):
     if isinstance(value, Tensor):
         return [value]
+    if value is None:
+        return []
     if type(value) in (tuple, list):
         return [t for v in value for t in _flatten(v)]
     raise _Unsupported(f"the forward returned {type(value).__name__} (a Tensor, or tuples/lists of them, "
@@ -519,7 +525,6 @@ class _Builder:
         exec(compile_source(plan.code), self.env)
         plan.replay = self.env["replay"]
         plan.ops, plan.lowered, plan.buffer_bytes, plan.constants = ops, lowered, nbytes, self.constants
-        plan.keep = self.keep
         plan.guard = _guard(self.model, self.const_tensors)
 
     def generic(self, k, call, names):
@@ -578,6 +583,8 @@ class _Builder:
             self.derived.add(name)
 
     def output_expression(self, value):
+        if value is None:
+            return "None"
         if isinstance(value, Tensor):
             name = self.value(value)
             if name in self.derived:      # a view of a shared buffer: the caller gets its own copy
@@ -615,11 +622,19 @@ def _guard(model, const_tensors):
     return guard
 
 
+def _structure(value):
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(_structure(v) for v in value))
+    return "None" if value is None else "Tensor"
+
+
 def _difference(a, b):
     """None where two outputs agree value for value (NaN equal to NaN), else what differs."""
     fa, fb = _flatten(a), _flatten(b)
     if len(fa) != len(fb):
         return f"{len(fa)} outputs against {len(fb)}"
+    if _structure(a) != _structure(b):
+        return "the outputs are nested differently"
     for i, (x, y) in enumerate(zip(fa, fb)):
         x, y = x._data, y._data
         if x.shape != y.shape or x.dtype != y.dtype:

@@ -22,6 +22,9 @@ def _same(a, b):
         for x, y in zip(a, b):
             _same(x, y)
         return
+    if a is None or b is None:
+        assert a is None and b is None
+        return
     assert a.shape == b.shape and a.dtype == b.dtype
     np.testing.assert_array_equal(a.numpy(), b.numpy())   # bit-identical values (-0.0 == 0.0)
 
@@ -408,3 +411,34 @@ def test_a_plan_that_differs_from_eager_falls_back_to_the_plain_plan(monkeypatch
     monkeypatch.setattr(Linear, "forward", shifted)
     compiled = _compare(model, _inputs((1, 784), 5))
     assert compiled.counts["replayed"] == 2 and "_matmul" not in compiled.code
+
+
+def test_relu_buffer_form_keeps_nan_and_the_sign_of_zero_as_eager():
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU()).eval()
+    with gn.no_grad():
+        model[0].weight.numpy()[...] = 0
+        model[0].bias.numpy()[...] = np.array([-0.0, np.nan, -1.0, 2.0], np.float32)
+    compiled = _compare(model, _inputs((3, 2), 4))
+    assert compiled.counts["replayed"] == 2 and "_maximum" in compiled.code
+    with gn.no_grad():
+        got, want = compiled(_inputs((3, 2), 1)[0]).numpy(), model(_inputs((3, 2), 1)[0]).numpy()
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+class WithNone(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x), None
+
+
+def test_none_in_the_output_and_the_first_call_is_not_kept():
+    gn.manual_seed(0)
+    model = WithNone().eval()
+    compiled = _compare(model, _inputs((2, 3), 4))
+    assert compiled.counts["replayed"] == 2
+    plan = next(iter(compiled._plans.values()))
+    assert plan.recording is None and plan.source_output is None   # the recorded activations are freed
