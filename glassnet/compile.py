@@ -45,6 +45,9 @@ Eager runs instead (``compiled.explain()`` says why; the ``glassnet.compile`` lo
 
 With ``fullgraph=True`` those last reasons raise instead, as torch's graph breaks do.
 
+Input checks: shapes and dtypes are part of the signature (eager checked them when recording);
+the one check eager makes on values, an Embedding's index range, is repeated on replay.
+
 One call at a time per compiled module: the plan's buffers are shared between calls.
 """
 from __future__ import annotations
@@ -57,6 +60,7 @@ from .autograd import grad_mode
 from .autograd.function import Function
 from .backend import xp
 from .functions.activation import ReLU as _ReLU
+from .functions.embedding import Embedding as _Embedding
 from .functions.linear import Linear as _Linear
 from .nn.module import Module
 from .tensor import Tensor
@@ -278,10 +282,12 @@ class CompiledModule(Module):
 
     def _check(self, plan, key, args, arrays):
         """The first replay of a plan: run it and eager, keep the plan only if they agree."""
-        replayed = plan.run(arrays)
-        eager = self._orig_mod(*args)
+        eager = self._orig_mod(*args)          # first: an input eager refuses raises here, as eagerly
         self._counts["eager"] += 1
-        difference = _difference(replayed, eager)
+        try:
+            difference = _difference(plan.run(arrays), eager)
+        except Exception as error:             # a plan that cannot run is a plan that differs
+            difference = f"the replay raised {type(error).__name__}: {error}"
         if difference is None:
             plan.trusted = True
             plan.recording = plan.source_args = plan.source_output = None   # the first call's activations
@@ -536,6 +542,9 @@ class _Builder:
         new = "_new" if fn.__new__ is object.__new__ else self.bind("n", fn.__new__)
         nograd = self.bind("g", (False,) * len(call.inputs))
         opts = f", **{self.bind('o', call.options)}" if call.options else ""
+        if fn is _Embedding:     # eager checks the indices' values in nn.functional: so must the replay
+            self.env["_rows"] = _check_rows
+            self.lines.append(f"_rows({inputs[0]}, {inputs[1]})")
         self.lines.append(f"node = {new}({node}); node.needs_input_grad = {nograd}   # {fn.__name__}")
         target = ", ".join(names) + ("," if len(names) == 1 and type(call.output) is tuple else "")
         self.lines.append(f"{target} = {forward}(node, {', '.join(inputs)}{opts})")
@@ -594,6 +603,17 @@ class _Builder:
         if type(value) is tuple:
             return f"({inner}{',' if len(value) == 1 else ''})"
         return f"[{inner}]"
+
+
+def _check_rows(idx, W):
+    """The index check ``nn.functional.embedding`` makes before its lookup, repeated on replay."""
+    V = W.shape[0]
+    if idx.size:
+        bad = (idx < 0) | (idx >= V)
+        if bad.any():
+            first = int(idx[bad].reshape(-1)[0])
+            raise IndexError(f"embedding: index {first} is out of range for a table of {V} rows "
+                             f"(valid indices 0..{V - 1})")
 
 
 def compile_source(source):

@@ -442,3 +442,25 @@ def test_none_in_the_output_and_the_first_call_is_not_kept():
     assert compiled.counts["replayed"] == 2
     plan = next(iter(compiled._plans.values()))
     assert plan.recording is None and plan.source_output is None   # the recorded activations are freed
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(7, 5)
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, ids):
+        return self.fc(self.embed(ids)).reshape(-1, 3)
+
+
+def test_integer_inputs_and_the_embedding_index_check():
+    gn.manual_seed(0)
+    model = Tagger().eval()
+    rng = np.random.default_rng(0)
+    ids = [gn.from_numpy(rng.integers(0, 7, (2, 4)).astype(np.int64)) for _ in range(4)]
+    compiled = _compare(model, ids)
+    assert compiled.counts["replayed"] == 2 and "_rows(" in compiled.code
+    bad = gn.from_numpy(np.array([[0, 1, -1, 2], [3, 4, 5, 6]], np.int64))   # NumPy would wrap -1 silently
+    with gn.no_grad(), pytest.raises(IndexError, match="index -1 is out of range"):
+        compiled(bad)
