@@ -458,8 +458,7 @@ class _Builder:
     def __init__(self, plan, model, args, calls, output, buffers):
         self.plan, self.model, self.args, self.calls, self.output = plan, model, args, calls, output
         self.use_buffers = buffers
-        self.env = {"_wrap": Tensor._wrap, "_matmul": xp.matmul, "_add": xp.add, "_maximum": xp.maximum,
-                    "_empty": xp.empty}
+        self.env = {"_wrap": Tensor._wrap, "_matmul": xp.matmul, "_add": xp.add, "_maximum": xp.maximum}
         self.names = {}        # id(Tensor) -> local name
         self.arrays = {}       # id(ndarray) -> local name (a detached alias of a recorded value)
         self.owned = []        # (array, name): inputs and outputs that own their memory
@@ -585,10 +584,13 @@ class _Builder:
         return y.nbytes
 
     def alloc(self, name, y, is_output):
+        """A buffer laid out as eager's result was (a convolution's ReLU stays channel-major, so the
+        layers after it take the same paths as eagerly)."""
         if is_output:   # returned to the caller: a fresh array each call, never a shared buffer
-            self.lines.append(f"{name} = _empty({y.shape}, {self.bind('d', y.dtype)})")
+            self.env.setdefault("_empty_like", xp.empty_like)
+            self.lines.append(f"{name} = _empty_like({self.bind('like', xp.empty_like(y))})")
         else:
-            self.env[name] = xp.empty(y.shape, y.dtype)
+            self.env[name] = xp.empty_like(y)
             self.derived.add(name)
 
     def output_expression(self, value):

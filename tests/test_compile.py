@@ -464,3 +464,17 @@ def test_integer_inputs_and_the_embedding_index_check():
     bad = gn.from_numpy(np.array([[0, 1, -1, 2], [3, 4, 5, 6]], np.int64))   # NumPy would wrap -1 silently
     with gn.no_grad(), pytest.raises(IndexError, match="index -1 is out of range"):
         compiled(bad)
+
+
+def test_buffers_keep_eagers_memory_layout():
+    """A convolution's output is channel-major; the ReLU buffer after it must be too, so that the
+    pooling after it takes the same path (and time) as eagerly."""
+    gn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2)).eval()
+    x = _inputs((2, 1, 8, 8), 1)[0]
+    compiled = _compare(model, [x] * 3)
+    with gn.no_grad():
+        eager_relu = model[1](model[0](x)).numpy()
+    buffers = [v for k, v in next(iter(compiled._plans.values())).replay.__globals__.items()
+               if k.startswith("v") and isinstance(v, np.ndarray)]
+    assert buffers and all(b.strides == eager_relu.strides for b in buffers)
