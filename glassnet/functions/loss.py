@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp
+from ..kernels import loss as kernels
 from .activation import sigmoid
 from .softmax import log_softmax
 
@@ -193,55 +194,37 @@ class CrossEntropyLoss(Function):
         self.shape, self.reduction = x.shape, reduction
         logits = _class_last(x)
         C = logits.shape[1]
-        log_p = log_softmax(logits, 1)
-        self.log_p = log_p
-        if t.dtype.kind in "iu" and weight is None and not label_smoothing:
-            # the common case, class indices alone: loss_r = -log p[r, t_r], no dense target needed
-            t = t.reshape(-1)
-            keep = t != ignore_index
-            everything = bool(keep.all())
-            self.target = (xp.arange(len(t)), t if everything else xp.where(keep, t, 0), None if everything else keep)
-            self.q = None
-            self.denominator = len(t) if everything else int(keep.sum())
-            rows, safe_t, _ = self.target
-            per_row = -log_p[rows, safe_t]
-            if not everything:
-                per_row *= keep
+        if t.dtype.kind in "iu":
+            # class indices: q_r = (1 - eps) w[t_r] onehot(t_r) + (eps / C) w, and q_r = 0 for an ignored row,
+            # loss_r = -sum_c q_rc log p_rc with p_r = softmax(x_r); 'mean' divides by sum_r w[t_r]
+            self.target, self.q = (t.reshape(-1), weight, ignore_index, label_smoothing), None
+            per_row, self.p, self.denominator = kernels.cross_entropy(logits, *self.target)
             return _per_row_result(per_row, x.shape, reduction, self.denominator)
-        if t.dtype.kind in "iu":                       # class indices with weights or smoothing
-            q, self.denominator = _target_weights(t.reshape(-1), C, weight, ignore_index, label_smoothing, x.dtype)
-        else:                                          # class probabilities
-            q = _class_last(t).astype(x.dtype, copy=False)
-            if label_smoothing:
-                q = q * (1 - label_smoothing) + label_smoothing / C
-            # dq/dt = (1 - eps) w, kept for the target's gradient
-            self.dq_dt = (1 - label_smoothing) * (1 if weight is None else weight)
-            if weight is not None:
-                q = q * weight
-            self.denominator = logits.shape[0]
-        self.q = q
+        log_p = log_softmax(logits, 1)                 # class probabilities
+        q = _class_last(t).astype(x.dtype, copy=False)
+        if label_smoothing:
+            q = q * (1 - label_smoothing) + label_smoothing / C
+        # dq/dt = (1 - eps) w, kept for the target's gradient
+        self.dq_dt = (1 - label_smoothing) * (1 if weight is None else weight)
+        if weight is not None:
+            q = q * weight
+        self.q, self.log_p, self.denominator = q, log_p, logits.shape[0]
         return _per_row_result(-(q * log_p).sum(axis=1), x.shape, reduction, self.denominator)
 
     def backward(self, dy):
         # loss_r = -sum_c q_c log p_c with p = softmax(x_r):  d loss_r / dx_c = p_c sum_k q_k - q_c
         # (for a one-hot q this is the textbook p - onehot(t))
         # probability targets: d loss_r / dt_c = -(1 - eps) w_c log p_c
-        q, p = self.q, xp.exp(self.log_p)
-        if q is None:                   # class indices alone: the textbook p - onehot(t)
-            rows, safe_t, keep = self.target
-            g = p
-            g[rows, safe_t] -= 1
-            if keep is not None:
-                g *= keep[:, None]
-        else:
-            g = p * q.sum(axis=1, keepdims=True) - q
         up = _per_row_upstream(dy, self.reduction, self.denominator)
+        if self.q is None:              # class indices
+            dx = kernels.cross_entropy_backward(self.p, *self.target, up) if self.needs_input_grad[0] else None
+            return (None if dx is None else _class_back(dx, self.shape)), None, None
+        q, p = self.q, xp.exp(self.log_p)
+        dx = dt = None
         if self.needs_input_grad[0]:
+            g = p * q.sum(axis=1, keepdims=True) - q
             g *= up
             dx = _class_back(g.astype(p.dtype, copy=False), self.shape)
-        else:
-            dx = None
-        dt = None
         if self.needs_input_grad[1]:   # only float (probability) targets can require grad
             dt = _class_back((-self.dq_dt * self.log_p * up).astype(p.dtype, copy=False), self.shape)
         return dx, dt, None
