@@ -1,7 +1,7 @@
 """How ``functions/pooling.py`` runs fast: window reductions and their scatters.
 
 The math (checked against ``tests/functions/reference.py``: ``max_pool2d_by_windows``,
-``avg_pool2d_by_windows`` and their backward forms, in ``tests/kernels/test_pooling_kernels.py``):
+``avg_pool2d_by_windows`` and their backward forms, in ``tests/kernels/test_cnn_kernels.py``):
 
     max pool   y[n,c,p,q] = max_{i,j} xpad[n,c,p*sh+i*dh,q*sw+j*dw]   (padding never wins)
                arg[n,c,p,q] = the first (row-major) offset i*kw + j holding that maximum
@@ -13,7 +13,8 @@ Min pooling is max pooling with ``largest=False``. Geometry arguments: ``kernel`
 
 Max pooling's NumPy twin loops over the kh*kw kernel offsets with whole-array ops; its
 compiled twin (same signature) is one pass over x's image planes, used where it pays (see
-the note above ``_max_pool_2x2``). Both keep y, the arg-max and dx in the input's memory
+the notes above ``_max_pool_2x2`` and ``_scatter_pays``): forward and backward for 2x2 /
+stride-2 windows, the backward's scatter for any other 2-d window that overlaps or is padded. Both keep y, the arg-max and dx in the input's memory
 order (channel-major after a convolution: see ``kernels/convolution.py``). Average pooling
 and the adaptive max run in NumPy in both modes.
 """
@@ -166,6 +167,32 @@ def _max_pool_2x2_backward(dy, arg, dx):
                 dx[p, h, w] = zero
 
 
+# Any other window (kernel, stride, padding, dilation, ceil_mode's extra bottom/right padding):
+# the forward stays the NumPy twin's kh*kw whole-array passes. A compiled sweep, one output
+# row at a time over the kernel offsets, measured 1.5-6x slower than them: its inner loops
+# (a row of OW columns per offset) did not vectorise, with branches or with selects. The
+# backward's scatter does pay compiled wherever windows overlap or are padded in 2-d (the
+# twin adds kh*kw masked products into a zeroed padded copy); tiling windows and 1-d
+# pooling, where the twin's passes are few and long, keep the twin.
+
+def _scatter_pays(kernel, stride, pads, dilation):
+    return kernel[0] > 1 and not is_tiling(kernel, stride, pads, dilation)
+
+
+@jit
+def _max_pool_rows_backward(dy, arg, kw, sh, sw, top, left, dh, dw, dx):
+    """dx[p, a*sh - top + i*dh, b*sw - left + j*dw] += dy[p, a, b] at (i, j) = divmod(arg, kw);
+    dx zero on entry (overlapping windows may pick the same x: their dy add up)."""
+    P, OH, OW = dy.shape
+    for p in range(P):
+        for a in range(OH):
+            for b in range(OW):
+                o = int(arg[p, a, b])
+                i = o // kw
+                j = o - i * kw
+                dx[p, a * sh - top + i * dh, b * sw - left + j * dw] += dy[p, a, b]
+
+
 def max_pool2d_compiled(x, kernel, stride, pads, dilation, out, largest=True, track=True):
     """(y, arg): one compiled pass over x's image planes for 2x2 / stride-2 windows (arg in x's
     float type, laid out like y); the NumPy twin for any other window."""
@@ -180,16 +207,23 @@ def max_pool2d_compiled(x, kernel, stride, pads, dilation, out, largest=True, tr
 
 
 def max_pool2d_backward_compiled(dy, arg, x_like, kernel, stride, pads, dilation, out):
-    """dx in x's layout, every entry written once by one compiled pass (2x2 / stride-2 windows
-    whose arg came from the compiled forward); the NumPy twin otherwise."""
+    """dx in x's layout by one compiled pass: _max_pool_2x2_backward for 2x2 / stride-2 windows
+    (arg from the compiled forward, in dy's float type), _max_pool_rows_backward for 2-d
+    windows that overlap or are padded (any arg); the NumPy twin otherwise."""
     (N, C, H, W), channel_major = x_like
-    if not _is_2x2(kernel, stride, pads, dilation) or arg.dtype != dy.dtype:
+    two_by_two = _is_2x2(kernel, stride, pads, dilation) and arg.dtype == dy.dtype
+    if dy.dtype.kind != "f" or not (two_by_two or _scatter_pays(kernel, stride, pads, dilation)):
         return max_pool2d_backward_numpy(dy, arg, x_like, kernel, stride, pads, dilation, out)
     order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
     dy_planes = xp.ascontiguousarray(dy.transpose(order)).reshape(-1, *dy.shape[2:])
     arg_planes = xp.ascontiguousarray(arg.transpose(order)).reshape(-1, *arg.shape[2:])
-    dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major)
-    _max_pool_2x2_backward(dy_planes, arg_planes, dx_planes)
+    if two_by_two:
+        dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major)
+        _max_pool_2x2_backward(dy_planes, arg_planes, dx_planes)
+    else:
+        dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major, zero=True)
+        _max_pool_rows_backward(dy_planes, arg_planes, kernel[1], stride[0], stride[1], pads[0], pads[2],
+                                dilation[0], dilation[1], dx_planes)
     return dx
 
 

@@ -290,3 +290,53 @@ def test_compiled_batch_norm_4d_is_faster_than_its_twin():
         s1, s2 = sums(dy, centered)
         input_grad(dy, centered, scale, s2, s1)
     assert _faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
+
+
+# -- max pooling, any window: both backward twins from either forward's record -------------
+POOLS_ANY = POOLS + [  # (shape, kernel, stride, pads, dilation); ceil_mode is extra bottom/right padding
+    ((2, 3, 11, 11), (2, 2), (2, 2), (0, 1, 0, 1), (1, 1)),     # 2x2, ceil_mode on an odd size
+    ((2, 2, 8, 9), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),       # stride 1: every x in up to 9 windows
+    ((1, 3, 9, 10), (3, 3), (2, 2), (1, 2, 1, 2), (1, 1)),      # ceil_mode with padding
+    ((2, 2, 10, 10), (3, 2), (3, 3), (0, 0, 0, 0), (2, 2)),     # dilation, stride > kernel
+    ((3, 2, 1, 13), (1, 3), (1, 2), (0, 0, 1, 1), (1, 1)),      # 1-d (H = 1)
+    ((3, 2, 1, 12), (1, 2), (1, 2), (0, 0, 0, 0), (1, 1)),      # 1-d tiling
+    ((2, 2, 7, 7), (7, 7), (1, 1), (0, 0, 0, 0), (1, 1)),       # one window: the global max
+]
+
+
+@pytest.mark.parametrize("shape, kernel, stride, pads, dilation", POOLS_ANY)
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_pool_backward_twins_match_windows(shape, kernel, stride, pads, dilation, layout, dtype):
+    """Each backward twin, given either forward twin's arg-max record, routes dy to the window
+    reference's maxima (in float32 the only arithmetic is the sum where windows overlap)."""
+    r = np.random.default_rng(sum(shape) + kernel[0])
+    x = r.standard_normal(shape)
+    x[-1, -1] = np.maximum(x[-1, -1], 0)                         # ReLU's zeros: ties everywhere
+    if layout != "C":
+        x = _channel_major(x)
+    x = x.astype(dtype)
+    out = _out(shape, kernel, stride, pads, dilation)
+    y_ref, dx_of = ref.max_pool2d_by_windows(x.astype(np.float64), kernel, stride, pads, dilation)
+    dy = r.standard_normal(y_ref.shape).astype(dtype)
+    dx_ref = dx_of(dy.astype(np.float64))
+    for forward in (P.max_pool2d_numpy, P.max_pool2d_compiled):
+        y, arg = forward(x, kernel, stride, pads, dilation, out)
+        np.testing.assert_array_equal(y, y_ref.astype(dtype))
+        for backward in (P.max_pool2d_backward_numpy, P.max_pool2d_backward_compiled):
+            dx = backward(dy, arg, P.describe(x), kernel, stride, pads, dilation, out)
+            assert dx.dtype == dtype and dx.shape == x.shape
+            tol = dict(rtol=1e-15) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)   # overlaps add
+            np.testing.assert_allclose(dx, dx_ref, **tol)
+            if backward is P.max_pool2d_backward_compiled and P._scatter_pays(kernel, stride, pads, dilation):
+                assert dx.strides == x.strides                       # the compiled scatter stores dx as x is
+
+
+@compiled_only
+def test_compiled_max_pool_scatter_is_faster_than_its_twin():
+    x = _channel_major(np.random.default_rng(10).standard_normal((32, 16, 28, 28)).astype(np.float32))
+    g = ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (14, 14))
+    arg = P.max_pool2d_numpy(x, *g)[1]
+    dy = _channel_major(np.random.default_rng(11).standard_normal((32, 16, 14, 14)).astype(np.float32))
+    assert _faster(lambda: P.max_pool2d_backward_compiled(dy, arg, P.describe(x), *g),
+                   lambda: P.max_pool2d_backward_numpy(dy, arg, P.describe(x), *g))
