@@ -1,6 +1,7 @@
 """gn.compile: a recorded plan gives eager's values bit for bit, sees every change to the model,
 and runs eagerly (with the reason in explain()) where a replay would be wrong."""
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -478,3 +479,36 @@ def test_buffers_keep_eagers_memory_layout():
     buffers = [v for k, v in next(iter(compiled._plans.values())).replay.__globals__.items()
                if k.startswith("v") and isinstance(v, np.ndarray)]
     assert buffers and all(b.strides == eager_relu.strides for b in buffers)
+
+
+# -- speed guard ------------------------------------------------------------------------------
+def _best(fn, repeats=7):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def test_replay_is_faster_than_eager_at_batch_one():
+    """The plan must beat the eager call it replaces (a silent fall-back to eager, or guards grown
+    costlier than the dispatch they save, shows here); best of several, one retry against noise."""
+    model = mlp()
+    compiled = gn.compile(model)
+    x = _inputs((1, 784), 1)[0]
+
+    def run(module):
+        def calls():
+            with gn.no_grad():
+                for _ in range(50):
+                    module(x)
+        return calls
+    run(compiled)()
+    for _ in range(2):
+        c, e = _best(run(compiled)), _best(run(model))
+        if c < e:
+            break
+    assert c < e, f"gn.compile {c * 2e4:.1f} us per call is not faster than eager {e * 2e4:.1f} us"
+    assert compiled.counts["replayed"] >= 400 + 48      # every timed call replayed
