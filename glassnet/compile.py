@@ -69,6 +69,8 @@ __all__ = ["compile", "CompiledModule", "CompileError"]
 
 logger = logging.getLogger("glassnet.compile")
 
+_recording = 0   # > 0 while a forward pass is being recorded (a compiled child then runs eagerly)
+
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = (None, "glassnet", "inductor", "eager")
 
@@ -191,6 +193,8 @@ class CompiledModule(Module):
     # ----------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         # the fast path, a batch in inference: one signature lookup, the guards, the plan
+        if _recording:    # inside another compiled module's recording: be recorded, as eager
+            return self._orig_mod(*args, **kwargs)
         if len(args) == 1 and not kwargs and not grad_mode._enabled:
             x = args[0]
             if type(x) is Tensor:
@@ -376,6 +380,8 @@ class _Recording:
         self.depth = 0
 
     def __enter__(self):
+        global _recording
+        _recording += 1
         recording = self
         self._apply = Function.__dict__["apply"]
         original_apply = self._apply.__func__
@@ -398,6 +404,8 @@ class _Recording:
         return self
 
     def __exit__(self, *exc):
+        global _recording
+        _recording -= 1
         Function.apply = self._apply
         for name, method in self._methods.items():
             setattr(Tensor, name, method)

@@ -512,3 +512,16 @@ def test_replay_is_faster_than_eager_at_batch_one():
             break
     assert c < e, f"gn.compile {c * 2e4:.1f} us per call is not faster than eager {e * 2e4:.1f} us"
     assert compiled.counts["replayed"] >= 400 + 48      # every timed call replayed
+
+
+def test_a_compiled_child_inside_a_compiled_model():
+    gn.manual_seed(0)
+    inner = gn.compile(nn.Sequential(nn.Linear(6, 6), nn.ReLU()).eval())
+    model = nn.Sequential(nn.Linear(4, 6), inner, nn.Linear(6, 2)).eval()
+    xs = _inputs((3, 4), 4)
+    with gn.no_grad():
+        for x in xs[:3]:
+            inner(model[0](x))                     # the child alone: its own plan, replaying
+    assert inner.counts["replayed"] == 1
+    outer = _compare(model, xs)                     # recorded through the child's operations
+    assert outer.counts["replayed"] == 2 and outer.code.count("_matmul") == 3
