@@ -53,7 +53,7 @@ from . import BACKEND, jit, pick
 # small enough that V, M and their gradients stay in the 32 MB L3 between the transform that
 # writes them and the GEMM that reads them, large enough that each of the 16 GEMMs is big
 # enough for BLAS to use both threads.
-BLOCK_BYTES = 1 << 22
+BLOCK_BYTES = 1 << 21
 
 # G and its use: U = G W G^T (4x4 from 3x3); dW = G^T dU G.
 _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
@@ -109,45 +109,54 @@ def images_per_block(N, channels, TH, TW, itemsize):
 @jit
 def input_tiles_compiled(planes, sc, sn, n0, n1, top, left, TH, TW, V):
     """V[xi, c, t] = (B^T d B)[xi] for the tiles t = (n - n0, th, tw) of images n0..n1-1,
-    d the 4x4 window of the zero-padded plane c*sc + n*sn at (2th - top, 2tw - left)."""
+    d the 4x4 window of the zero-padded plane c*sc + n*sn at (2th - top, 2tw - left).
+
+    B^T d B is done as B^T along each padded row first (once per row, though every row
+    belongs to two tile rows), then down the columns; every loop a contiguous run."""
     C = V.shape[1]
     H, W = planes.shape[1], planes.shape[2]
-    Wt = 2 * TW + 2
+    Hs, Wt = 2 * TH + 2, 2 * TW + 2
     zero = planes.dtype.type(0)
-    rows = xp.zeros((4, Wt), planes.dtype)           # the tile row's 4 padded input rows
-    t = xp.empty((4, Wt), planes.dtype)               # B^T applied down the columns
-    u1 = min(Wt, left + W)
+    row = xp.zeros(Wt, planes.dtype)                  # one padded input row
+    Hr = xp.zeros((Hs, 4, TW), planes.dtype)          # Hr[r, b, tw] = (d_row B)[b] of tile column tw
     for c in range(C):
         for n in range(n0, n1):
             plane = planes[c * sc + n * sn]
-            for th in range(TH):
-                for a in range(4):
-                    h = 2 * th + a - top
-                    r = rows[a]
-                    if 0 <= h < H:
-                        src = plane[h]
-                        for u in range(left, u1):
-                            r[u] = src[u - left]
-                    else:
-                        for u in range(left, u1):
-                            r[u] = zero
-                r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
-                t0, t1, t2, t3 = t[0], t[1], t[2], t[3]
-                for u in range(Wt):
-                    t0[u] = r0[u] - r2[u]
-                    t1[u] = r1[u] + r2[u]
-                    t2[u] = r2[u] - r1[u]
-                    t3[u] = r1[u] - r3[u]
-                base = ((n - n0) * TH + th) * TW
-                for a in range(4):
-                    ta = t[a]
-                    v0, v1, v2, v3 = V[4 * a, c], V[4 * a + 1, c], V[4 * a + 2, c], V[4 * a + 3, c]
+            for r in range(Hs):
+                h = r - top
+                hr = Hr[r]
+                if 0 <= h < H:
+                    src = plane[h]
+                    for w in range(W):
+                        row[left + w] = src[w]
+                    h0, h1, h2, h3 = hr[0], hr[1], hr[2], hr[3]
                     for tw in range(TW):
-                        j = 2 * tw
-                        v0[base + tw] = ta[j] - ta[j + 2]
-                        v1[base + tw] = ta[j + 1] + ta[j + 2]
-                        v2[base + tw] = ta[j + 2] - ta[j + 1]
-                        v3[base + tw] = ta[j + 1] - ta[j + 3]
+                        h0[tw] = row[2 * tw] - row[2 * tw + 2]
+                    for tw in range(TW):
+                        h1[tw] = row[2 * tw + 1] + row[2 * tw + 2]
+                    for tw in range(TW):
+                        h2[tw] = row[2 * tw + 2] - row[2 * tw + 1]
+                    for tw in range(TW):
+                        h3[tw] = row[2 * tw + 1] - row[2 * tw + 3]
+                else:
+                    hr[:] = zero
+            for th in range(TH):
+                base = ((n - n0) * TH + th) * TW
+                r0, r1, r2, r3 = Hr[2 * th], Hr[2 * th + 1], Hr[2 * th + 2], Hr[2 * th + 3]
+                for b in range(4):
+                    x0, x1, x2, x3 = r0[b], r1[b], r2[b], r3[b]
+                    v = V[b, c, base:base + TW]
+                    for tw in range(TW):
+                        v[tw] = x0[tw] - x2[tw]
+                    v = V[4 + b, c, base:base + TW]
+                    for tw in range(TW):
+                        v[tw] = x1[tw] + x2[tw]
+                    v = V[8 + b, c, base:base + TW]
+                    for tw in range(TW):
+                        v[tw] = x2[tw] - x1[tw]
+                    v = V[12 + b, c, base:base + TW]
+                    for tw in range(TW):
+                        v[tw] = x1[tw] - x3[tw]
 
 
 def input_tiles_numpy(planes, sc, sn, n0, n1, top, left, TH, TW, V):
@@ -173,30 +182,35 @@ def output_tiles_compiled(M, y, n0, TH, TW, bias):
     K, nb = M.shape[1], M.shape[2] // (TH * TW)
     OH, OW = y.shape[2], y.shape[3]
     s = xp.empty((8, TW), M.dtype)
-    full = OW // 2
+    ev = xp.empty(TW, M.dtype); od = xp.empty(TW, M.dtype)
+    half = OW // 2
     for k in range(K):
         bk = bias[k]
         for n in range(nb):
             for th in range(TH):
                 base = (n * TH + th) * TW
                 for b in range(4):
-                    m0, m1, m2, m3 = M[b, k], M[4 + b, k], M[8 + b, k], M[12 + b, k]
-                    s0, s1 = s[b], s[4 + b]
+                    m0, m1, m2, m3 = M[b, k, base:base + TW], M[4 + b, k, base:base + TW], M[8 + b, k, base:base + TW], M[12 + b, k, base:base + TW]
+                    s0 = s[b]
                     for tw in range(TW):
-                        x1 = m1[base + tw]
-                        x2 = m2[base + tw]
-                        s0[tw] = m0[base + tw] + x1 + x2
-                        s1[tw] = x1 - x2 - m3[base + tw]
+                        s0[tw] = m0[tw] + m1[tw] + m2[tw]
+                    s1 = s[4 + b]
+                    for tw in range(TW):
+                        s1[tw] = m1[tw] - m2[tw] - m3[tw]
                 for a in range(2):
                     h = 2 * th + a
                     if h < OH:
-                        row = y[k, n0 + n, h]
                         p0, p1, p2, p3 = s[4 * a], s[4 * a + 1], s[4 * a + 2], s[4 * a + 3]
-                        for tw in range(full):
-                            row[2 * tw] = p0[tw] + p1[tw] + p2[tw] + bk
-                            row[2 * tw + 1] = p1[tw] - p2[tw] - p3[tw] + bk
+                        for tw in range(TW):
+                            ev[tw] = p0[tw] + p1[tw] + p2[tw] + bk
+                        for tw in range(TW):
+                            od[tw] = p1[tw] - p2[tw] - p3[tw] + bk
+                        row = y[k, n0 + n, h]
+                        for tw in range(half):
+                            row[2 * tw] = ev[tw]
+                            row[2 * tw + 1] = od[tw]
                         if OW % 2:
-                            row[2 * full] = p0[full] + p1[full] + p2[full] + bk
+                            row[2 * half] = ev[half]
 
 
 def output_tiles_numpy(M, y, n0, TH, TW, bias):
@@ -271,43 +285,53 @@ def grad_tiles_numpy(dy, n0, n1, TH, TW, dM):
 def input_grad_tiles_compiled(dV, dx, n0, top, left, TH, TW):
     """dx[c, n0 + n] = the sum over the block's tiles of B dV[:, c, t] B^T, each 4x4 result added
     at the tile's place in the padded plane (tiles overlap by two), the padding cropped off.
-    dx is (C, N, H, W); its planes n0.. are overwritten."""
+    dx is (C, N, H, W); its planes n0.. are overwritten. The adjoint of input_tiles_compiled's
+    two steps in reverse order: down the columns into per-row sums, then along each row."""
     C, nb = dV.shape[1], dV.shape[2] // (TH * TW)
     H, W = dx.shape[2], dx.shape[3]
-    Wt = 2 * TW + 2
-    acc = xp.empty((2 * TH + 2, Wt), dV.dtype)
-    u = xp.empty((4, Wt), dV.dtype)
+    Hs, Wt = 2 * TH + 2, 2 * TW + 2
     zero = dV.dtype.type(0)
+    G = xp.empty((Hs, 4, TW), dV.dtype)     # gradient of the row transforms Hr
+    ev = xp.empty(TW + 1, dV.dtype); od = xp.empty(TW + 1, dV.dtype); row = xp.empty(Wt, dV.dtype)
     for c in range(C):
         for n in range(nb):
-            acc[:] = zero
+            G[:] = zero
             for th in range(TH):
                 base = (n * TH + th) * TW
-                for a in range(4):
-                    ua = u[a]
-                    v0, v1, v2, v3 = dV[4 * a, c], dV[4 * a + 1, c], dV[4 * a + 2, c], dV[4 * a + 3, c]
-                    # B^T's adjoint along the row: tile tw adds (v0, v1-v2+v3, -v0+v1+v2, -v3) at 2tw..2tw+3
-                    ua[0] = v0[base]
-                    ua[1] = v1[base] - v2[base] + v3[base]
-                    for tw in range(1, TW):
-                        p = base + tw
-                        ua[2 * tw] = v0[p] - v0[p - 1] + v1[p - 1] + v2[p - 1]
-                        ua[2 * tw + 1] = v1[p] - v2[p] + v3[p] - v3[p - 1]
-                    p = base + TW - 1
-                    ua[2 * TW] = -v0[p] + v1[p] + v2[p]
-                    ua[2 * TW + 1] = -v3[p]
-                a0, a1, a2, a3 = acc[2 * th], acc[2 * th + 1], acc[2 * th + 2], acc[2 * th + 3]
-                u0, u1, u2, u3 = u[0], u[1], u[2], u[3]
-                for w in range(Wt):                       # and down the columns
-                    a0[w] += u0[w]
-                    a1[w] += u1[w] - u2[w] + u3[w]
-                    a2[w] += -u0[w] + u1[w] + u2[w]
-                    a3[w] -= u3[w]
+                g0, g1, g2, g3 = G[2 * th], G[2 * th + 1], G[2 * th + 2], G[2 * th + 3]
+                for b in range(4):
+                    v0, v1, v2, v3 = dV[b, c, base:base + TW], dV[4 + b, c, base:base + TW], dV[8 + b, c, base:base + TW], dV[12 + b, c, base:base + TW]
+                    x = g0[b]
+                    for tw in range(TW):
+                        x[tw] += v0[tw]
+                    x = g1[b]
+                    for tw in range(TW):
+                        x[tw] += v1[tw] - v2[tw] + v3[tw]
+                    x = g2[b]
+                    for tw in range(TW):
+                        x[tw] += v2[tw] + v1[tw] - v0[tw]
+                    x = g3[b]
+                    for tw in range(TW):
+                        x[tw] -= v3[tw]
             plane = dx[c, n0 + n]
             for h in range(H):
-                src, dst = acc[h + top], plane[h]
+                gr = G[h + top]
+                q0, q1, q2, q3 = gr[0], gr[1], gr[2], gr[3]
+                # row[2m] = q0[m] + (-q0+q1+q2)[m-1]; row[2m+1] = (q1-q2+q3)[m] - q3[m-1]
+                ev[0] = q0[0]
+                od[0] = q1[0] - q2[0] + q3[0]
+                for m in range(1, TW):
+                    ev[m] = q0[m] - q0[m - 1] + q1[m - 1] + q2[m - 1]
+                for m in range(1, TW):
+                    od[m] = q1[m] - q2[m] + q3[m] - q3[m - 1]
+                ev[TW] = q1[TW - 1] + q2[TW - 1] - q0[TW - 1]
+                od[TW] = -q3[TW - 1]
+                for m in range(TW + 1):
+                    row[2 * m] = ev[m]
+                    row[2 * m + 1] = od[m]
+                dst = plane[h]
                 for w in range(W):
-                    dst[w] = src[w + left]
+                    dst[w] = row[w + left]
 
 
 def input_grad_tiles_numpy(dV, dx, n0, top, left, TH, TW):
