@@ -60,6 +60,7 @@ from .autograd import grad_mode
 from .autograd.function import Function
 from .backend import xp
 from .functions.activation import ReLU as _ReLU
+from .functions.dropout import Dropout as _Dropout
 from .functions.embedding import Embedding as _Embedding
 from .functions.linear import Linear as _Linear
 from .nn.module import Module
@@ -445,6 +446,10 @@ class _Plan:
             names = sorted(set(recording.escapes))
             raise _Unsupported(f"the forward used Tensor.{', Tensor.'.join(names)} outside glassnet's operations "
                                f"(data-dependent Python or an in-place change)")
+        random = sorted({c.function.__name__ for c in recording.calls if c.function in _RANDOM})
+        if random:
+            raise _Unsupported(f"{', '.join(random)} draws random numbers on every call (a replay and its "
+                               f"check would draw more than eager does)")
         plan = cls()
         plan.recording, plan.source_args, plan.source_output = recording, args, output
         plan.buffered = buffers
@@ -460,6 +465,7 @@ class _Plan:
 
 
 _NAMES = {_Linear: "linear", _ReLU: "relu"}
+_RANDOM = (_Dropout,)   # Functions whose forward draws from glassnet's generator
 
 
 class _Builder:

@@ -525,3 +525,27 @@ def test_a_compiled_child_inside_a_compiled_model():
     assert inner.counts["replayed"] == 1
     outer = _compare(model, xs)                     # recorded through the child's operations
     assert outer.counts["replayed"] == 2 and outer.code.count("_matmul") == 3
+
+
+class MonteCarloDropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 5)
+
+    def forward(self, x):
+        return nn.functional.dropout(self.fc(x), 0.5, training=True)   # random even in eval mode
+
+
+def test_random_draws_run_eagerly_and_leave_the_generator_as_eager_does():
+    gn.manual_seed(0)
+    model = MonteCarloDropout().eval()
+    x = _inputs((3, 5), 1)[0]
+    compiled = gn.compile(model)
+    with gn.no_grad():
+        gn.manual_seed(5)
+        got = [compiled(x).numpy() for _ in range(4)]
+        gn.manual_seed(5)
+        want = [model(x).numpy() for _ in range(4)]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert compiled.counts["replayed"] == 0 and "random" in compiled.explain()
