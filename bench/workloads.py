@@ -185,7 +185,8 @@ def char_lstm(fw, batch=32, seq_len=64, vocab=65):
 
 WORKLOADS = {
     "mlp": mlp, "mlp_b1_infer": mlp_b1_infer, "mlp_b1_compiled": mlp_b1_compiled, "lenet5": lenet5,
-    "cifar_cnn": cifar_cnn, "bn_mlp": bn_mlp, "rnn_seq": rnn_seq, "lstm_seq": lstm_seq, "gru_seq": gru_seq, "char_lstm": char_lstm,
+    "cifar_cnn": cifar_cnn, "bn_mlp": bn_mlp, "rnn_seq": rnn_seq, "lstm_seq": lstm_seq, "gru_seq": gru_seq,
+    "char_lstm": char_lstm,
 }
 
 # issue #10's targets: glassnet / torch time per step, same run

@@ -39,9 +39,10 @@ Eager runs instead (``compiled.explain()`` says why; the ``glassnet.compile`` lo
 * a new input signature arrives once ``cache_size_limit`` signatures are recorded (torch's
   recompile limit);
 * the forward turns a tensor's values into Python (``.item()``, ``if t:``, ``.numpy()``,
-  ``float(t)``...: data-dependent control flow) or changes a tensor in place, a module has
-  forward hooks, the inputs are not Tensors (or None / numbers), the output is not a Tensor or
-  a tuple/list of them, or the first replay differs from eager.
+  ``float(t)``...: data-dependent control flow) or changes a tensor in place, it draws random
+  numbers (``F.dropout(..., training=True)``), a module has forward hooks, the inputs are not
+  Tensors (or None / numbers), the output is not a Tensor or a tuple/list of them, or the first
+  replay differs from eager.
 
 With ``fullgraph=True`` those last reasons raise instead, as torch's graph breaks do.
 
