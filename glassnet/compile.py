@@ -187,6 +187,14 @@ class CompiledModule(Module):
     def forward(self, *args, **kwargs):
         return self._call(args, kwargs)
 
+    def __getstate__(self):    # copies (copy.deepcopy, pickle) record their own plans
+        state = dict(self.__dict__)
+        state.update(_plans={}, _refused={}, _last=None, _counts={"replayed": 0, "recorded": 0, "eager": 0})
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def reset(self) -> None:
         """Forget every recorded plan (torch._dynamo.reset()); the next call records again."""
         self._plans.clear()

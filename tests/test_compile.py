@@ -549,3 +549,18 @@ def test_random_draws_run_eagerly_and_leave_the_generator_as_eager_does():
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
     assert compiled.counts["replayed"] == 0 and "random" in compiled.explain()
+
+
+def test_a_deep_copy_records_its_own_plans():
+    import copy
+    model = mlp()
+    x = _inputs((1, 784), 1)[0]
+    compiled = _compare(model, [x] * 3)
+    twin = copy.deepcopy(compiled)
+    assert twin._orig_mod is not model and not twin._plans
+    assert list(twin.state_dict()) == list(model.state_dict())
+    with gn.no_grad():
+        twin._orig_mod[0].weight.numpy()[...] = 0     # the copy's own parameters
+        _same(twin(x), twin._orig_mod(x))
+        _same(compiled(x), model(x))
+    assert not np.array_equal(twin(x).numpy(), compiled(x).numpy())
