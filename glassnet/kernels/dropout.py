@@ -20,6 +20,9 @@ from __future__ import annotations
 from ..backend import xp
 from . import jit, pick
 
+# Numba has no float16 arithmetic: other floating dtypes take the NumPy twin
+_COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
+
 
 def threshold(p: float):
     """p 2^32 as a uint32 (2^32 - 1 for p = 1, whose scale 0 drops everything anyway)."""
@@ -60,7 +63,7 @@ def _dropout_backward_flat(dy, keep, scale, dx):
 
 def dropout_compiled(x, u, p):
     """-> (y, keep as bool) in one compiled pass, when x is C-ordered and u has its shape."""
-    if x.dtype.kind != "f" or u.shape != x.shape or not x.flags.c_contiguous or not u.flags.c_contiguous:
+    if x.dtype not in _COMPILED_DTYPES or u.shape != x.shape or not x.flags.c_contiguous or not u.flags.c_contiguous:
         return dropout_numpy(x, u, p)
     y = xp.empty_like(x)
     keep = xp.empty(x.shape, xp.bool_)
@@ -70,7 +73,7 @@ def dropout_compiled(x, u, p):
 
 def dropout_backward_compiled(dy, mask, p):
     """dx = dy keep / (1 - p) in one compiled pass (for a bool mask from ``dropout_compiled``)."""
-    if mask.dtype != xp.bool_ or dy.shape != mask.shape or dy.dtype.kind != "f":
+    if mask.dtype != xp.bool_ or dy.shape != mask.shape or dy.dtype not in _COMPILED_DTYPES:
         return dropout_backward_numpy(dy, mask, p)
     dy = xp.ascontiguousarray(dy)
     dx = xp.empty_like(dy)

@@ -24,6 +24,9 @@ import math
 from ..backend import xp
 from . import jit, pick
 
+# Numba has no float16 arithmetic: other floating dtypes take the NumPy twin
+_COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
+
 
 def _weights(w, C):
     return xp.ones(C) if w is None else xp.asarray(w, dtype=xp.float64)
@@ -144,7 +147,7 @@ def _cross_entropy_backward_rows(p, t, w, ignore_index, smoothing, up, dx):
 
 def cross_entropy_compiled(x, t, w=None, ignore_index=-100, smoothing=0.0):
     """Cross-entropy over class indices (module docstring), one compiled walk per row."""
-    if x.dtype.kind != "f" or t.dtype.kind not in "iu":
+    if x.dtype not in _COMPILED_DTYPES or t.dtype.kind not in "iu":
         return cross_entropy_numpy(x, t, w, ignore_index, smoothing)
     R, C = x.shape
     x = xp.ascontiguousarray(x)
@@ -157,7 +160,7 @@ def cross_entropy_compiled(x, t, w=None, ignore_index=-100, smoothing=0.0):
 
 def cross_entropy_backward_compiled(p, t, w=None, ignore_index=-100, smoothing=0.0, up=1.0):
     """dx = (p sum_c q_c - q) up per row (module docstring), one compiled pass."""
-    if t.dtype.kind not in "iu":
+    if p.dtype not in _COMPILED_DTYPES or t.dtype.kind not in "iu":
         return cross_entropy_backward_numpy(p, t, w, ignore_index, smoothing, up)
     dx = xp.empty_like(p)
     _cross_entropy_backward_rows(p, t, _weights(w, p.shape[1]), int(ignore_index), float(smoothing),

@@ -36,6 +36,9 @@ import math
 
 from ..backend import xp
 from . import jit, pick
+
+# Numba has no float16 arithmetic: other floating dtypes take the NumPy twin
+_COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
 from .layout import flat
 
 
@@ -46,7 +49,7 @@ def _same_dense(*arrays):
     for a in arrays:
         if a.shape != shape or a.strides != strides or a.dtype != dtype:
             return None
-    if dtype.kind != "f":
+    if dtype not in _COMPILED_DTYPES:
         return None
     if first.flags.c_contiguous:       # the common case, checked once for all (same strides)
         return [a.ravel() for a in arrays]

@@ -103,3 +103,11 @@ def test_compiled_dropout_is_faster_than_its_twin():
         if c < n:
             return
     raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {n * 1e3:.3f} ms")
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=[t[0] for t in TWINS])
+def test_float16_takes_the_numpy_twin_and_stays_float16(twin):
+    x, u = np.ones((3, 4), np.float16), _bits((3, 4), 11)
+    y, mask = twin[1](x, u, 0.5)
+    assert y.dtype == twin[2](x, mask, 0.5).dtype == np.float16
+    np.testing.assert_array_equal(y, np.where(u / 2 ** 32 >= 0.5, 2.0, 0.0))

@@ -103,3 +103,11 @@ def test_compiled_cross_entropy_is_faster_than_its_twin():
         if c < n:
             return
     raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {n * 1e3:.3f} ms")
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=[t[0] for t in TWINS])
+def test_float16_logits_take_the_numpy_twin_and_stay_float16(twin):
+    x, t, _ = _case((6, 4), np.float16, False, False)
+    loss, p, _ = twin[1](x, t)
+    assert loss.dtype == p.dtype == twin[2](p, t).dtype == np.float16
+    np.testing.assert_allclose(loss, ref.cross_entropy(x.astype(np.float64), t)[0], rtol=1e-2, atol=1e-2)

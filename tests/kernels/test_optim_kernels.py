@@ -200,3 +200,15 @@ def test_compiled_adam_rmsprop_adagrad_are_faster_than_their_twins():
     assert _faster(lambda: K.rmsprop_compiled(p, g, s, None, None, 1e-6, 0.99, 1e-8),
                    lambda: K.rmsprop_numpy(p, g, s, None, None, 1e-6, 0.99, 1e-8))
     assert _faster(lambda: K.adagrad_compiled(p, g, s, 1e-6, 1e-10), lambda: K.adagrad_numpy(p, g, s, 1e-6, 1e-10))
+
+
+def test_float16_and_zero_dimensional_parameters():
+    """float16 (no Numba arithmetic) takes the NumPy twin and stays float16; a 0-d parameter
+    is updated in place, not a copy of it."""
+    p = np.full(5, 3.0, np.float16)
+    K.sgd(p, np.ones(5, np.float16), np.empty_like(p), 0.5, 0.9, first=True)
+    assert p.dtype == np.float16
+    np.testing.assert_array_equal(p, 2.5)
+    p, b = np.full((), 3.0), np.empty(())
+    K.sgd(p, np.ones(()), b, 0.5, 0.9, first=True)
+    assert p == 2.5 and b == 1.0
