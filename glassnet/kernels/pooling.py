@@ -11,12 +11,15 @@ The math (checked against ``tests/functions/reference.py``: ``max_pool2d_by_wind
 Min pooling is max pooling with ``largest=False``. Geometry arguments: ``kernel`` (kh, kw),
 ``stride`` (sh, sw), ``pads`` (top, bottom, left, right), ``dilation`` (dh, dw), ``out`` (OH, OW).
 
+Average pooling sums windows with the same kh*kw whole-array passes in both modes; its
+backward is a compiled scatter for strided 2-d windows that overlap or are padded.
+
 Max pooling's NumPy twin loops over the kh*kw kernel offsets with whole-array ops; its
 compiled twin (same signature) is one pass over x's image planes, used where it pays (see
 the notes above ``_max_pool_2x2`` and ``_scatter_pays``): forward and backward for 2x2 /
-stride-2 windows, the backward's scatter for any other 2-d window that overlaps or is padded. Both keep y, the arg-max and dx in the input's memory
-order (channel-major after a convolution: see ``kernels/convolution.py``). Average pooling
-and the adaptive max run in NumPy in both modes.
+stride-2 windows, the backward's scatter for any other 2-d window that overlaps or is padded.
+Both keep y, the arg-max and dx in the input's memory order (channel-major after a
+convolution: see ``kernels/convolution.py``). The adaptive max runs in NumPy in both modes.
 """
 from __future__ import annotations
 
@@ -239,7 +242,7 @@ def max_pool2d_arg(x, memo, kernel, stride, pads, dilation, out, largest=True):
     return max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest)[1]
 
 
-# -- average (and sum) pooling: NumPy in both modes -----------------------------------------
+# -- average (and sum) pooling: the sum in NumPy, its scatter compiled where it pays -----------------------------------------
 def window_sum(x, kernel, stride, pads, out):
     """Sum of x over every window (padding counts as zeros), in x's memory layout."""
     kh, kw = kernel
@@ -250,7 +253,7 @@ def window_sum(x, kernel, stride, pads, out):
     return y
 
 
-def window_sum_backward(g, x_like, kernel, stride, pads, out):
+def window_sum_backward_numpy(g, x_like, kernel, stride, pads, out):
     """The adjoint of window_sum: every window's g added to each position it covers
     (dx shaped and stored like x: ``x_like`` = layout.describe(x))."""
     kh, kw = kernel
@@ -263,6 +266,44 @@ def window_sum_backward(g, x_like, kernel, stride, pads, out):
         else:
             dwin[:, :, o // kw, o % kw] += g
     return dx
+
+
+@jit
+def _window_sum_rows_backward(g, kh, kw, sh, sw, top, left, dx):
+    """dx[p, a*sh - top + i, b*sw - left + j] += g[p, a, b] for every in-bounds tap (i, j) of
+    every window (padding taps dropped); dx zero on entry."""
+    P, OH, OW = g.shape
+    H, W = dx.shape[1], dx.shape[2]
+    for p in range(P):
+        for a in range(OH):
+            for i in range(kh):
+                h = a * sh - top + i
+                if h < 0 or h >= H:
+                    continue
+                for b in range(OW):
+                    d = g[p, a, b]
+                    w0 = b * sw - left
+                    for j in range(kw):
+                        w = w0 + j
+                        if w >= 0 and w < W:
+                            dx[p, h, w] += d
+
+
+def window_sum_backward_compiled(g, x_like, kernel, stride, pads, out):
+    """window_sum_backward by one compiled scatter for 2-d windows that overlap or are padded
+    and stride by more than 1, dx in x's layout; the NumPy twin otherwise (with stride 1 its
+    kh*kw passes run over long contiguous rows and measured as fast or faster)."""
+    (N, C, H, W), channel_major = x_like
+    if g.dtype.kind != "f" or min(stride) < 2 or not _scatter_pays(kernel, stride, pads, (1, 1)):
+        return window_sum_backward_numpy(g, x_like, kernel, stride, pads, out)
+    order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
+    g_planes = xp.ascontiguousarray(g.transpose(order)).reshape(-1, *g.shape[2:])
+    dx, dx_planes = new_planes(N, C, H, W, g.dtype, channel_major, zero=True)
+    _window_sum_rows_backward(g_planes, kernel[0], kernel[1], stride[0], stride[1], pads[0], pads[2], dx_planes)
+    return dx
+
+
+window_sum_backward = pick(window_sum_backward_compiled, window_sum_backward_numpy)
 
 
 # -- adaptive max pooling: separable, NumPy in both modes ----------------------------------

@@ -340,3 +340,44 @@ def test_compiled_max_pool_scatter_is_faster_than_its_twin():
     dy = _channel_major(np.random.default_rng(11).standard_normal((32, 16, 14, 14)).astype(np.float32))
     assert _faster(lambda: P.max_pool2d_backward_compiled(dy, arg, P.describe(x), *g),
                    lambda: P.max_pool2d_backward_numpy(dy, arg, P.describe(x), *g))
+
+
+# -- average / sum pooling's scatter: both twins ------------------------------------------
+SUMS = [  # (shape, kernel, stride, pads)
+    ((2, 3, 6, 8), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ((2, 2, 7, 6), (3, 2), (2, 1), (1, 1, 0, 1)),
+    ((2, 3, 11, 11), (2, 2), (2, 2), (0, 1, 0, 1)),          # ceil_mode on an odd size
+    ((1, 2, 9, 10), (3, 3), (2, 2), (1, 2, 1, 2)),           # padding and ceil_mode
+    ((2, 2, 8, 8), (5, 5), (3, 3), (2, 2, 2, 2)),
+    ((2, 2, 7, 9), (3, 3), (1, 1), (1, 1, 1, 1)),            # stride 1: the twin in both modes
+    ((3, 2, 1, 13), (1, 3), (1, 2), (0, 0, 1, 1)),           # 1-d
+]
+
+
+@pytest.mark.parametrize("shape, kernel, stride, pads", SUMS)
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_window_sum_backward_twins_match_windows(shape, kernel, stride, pads, layout, dtype):
+    r = np.random.default_rng(sum(shape))
+    x = r.standard_normal(shape)
+    if layout != "C":
+        x = _channel_major(x)
+    x = x.astype(dtype)
+    out = _out(shape, kernel, stride, pads, (1, 1))
+    y_ref, dx_of = ref.avg_pool2d_by_windows(x.astype(np.float64), kernel, stride, pads, 1)
+    tol = dict(rtol=1e-13) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(P.window_sum(x, kernel, stride, pads, out), y_ref, **tol)
+    dy = r.standard_normal(y_ref.shape).astype(dtype)
+    for backward in (P.window_sum_backward_numpy, P.window_sum_backward_compiled):
+        dx = backward(dy, P.describe(x), kernel, stride, pads, out)
+        assert dx.dtype == dtype and dx.shape == x.shape
+        np.testing.assert_allclose(dx, dx_of(dy.astype(np.float64)), **tol)
+
+
+@compiled_only
+def test_compiled_window_sum_scatter_is_faster_than_its_twin():
+    g = ((2, 2), (2, 2), (0, 1, 0, 1), (14, 14))                 # 2x2, ceil_mode on 27x27
+    x = _channel_major(np.zeros((32, 16, 27, 27), np.float32))
+    dy = _channel_major(np.random.default_rng(12).standard_normal((32, 16, 14, 14)).astype(np.float32))
+    assert _faster(lambda: P.window_sum_backward_compiled(dy, P.describe(x), *g),
+                   lambda: P.window_sum_backward_numpy(dy, P.describe(x), *g))
