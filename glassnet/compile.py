@@ -621,8 +621,8 @@ class _Builder:
             return "None"
         if isinstance(value, Tensor):
             name = self.value(value)
-            if name in self.derived:      # a view of a shared buffer: the caller gets its own copy
-                return f"_wrap({name}.copy())"
+            if name in self.derived or name[0] in "ck":   # a shared buffer (or a view of one), or an
+                return f"_wrap({name}.copy())"              # array bound in the plan: the caller's own copy
             return f"_wrap({name})"
         inner = ", ".join(self.output_expression(v) for v in value)
         if type(value) is tuple:

@@ -564,3 +564,22 @@ def test_a_deep_copy_records_its_own_plans():
         _same(twin(x), twin._orig_mod(x))
         _same(compiled(x), model(x))
     assert not np.array_equal(twin(x).numpy(), compiled(x).numpy())
+
+
+class ReturnsAConstant(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(x), gn.zeros(2)
+
+
+def test_an_output_made_outside_the_operations_is_a_fresh_array_each_call():
+    gn.manual_seed(0)
+    model = ReturnsAConstant().eval()
+    compiled = _compare(model, _inputs((2, 3), 4))
+    assert compiled.counts["replayed"] == 2
+    with gn.no_grad():
+        compiled(_inputs((2, 3), 1)[0])[1].numpy()[...] = 7       # the caller scribbles on it
+        np.testing.assert_array_equal(compiled(_inputs((2, 3), 1)[0])[1].numpy(), np.zeros(2))
