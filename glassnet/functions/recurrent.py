@@ -117,7 +117,7 @@ class RNN(_Sequence):
         steps, h, W_hh = self.steps, self.h, self.W_hh
         T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
         step = kernels.rnn_relu_backward if self.relu else kernels.rnn_tanh_backward
-        dY = steps.gather(dy)
+        dY = steps.gather_grad(dy)
         dA = self._per_step(T, N, H)
         dh = steps.sort(dh_n)                                  # dL/dh_T from above
         for t in reversed(range(T)):
@@ -152,9 +152,9 @@ class LSTM(_Sequence):
         T, N, H = self._begin(x, W_hh, lengths, reverse)
         self.has_bias = b_ih is not None or b_hh is not None
         self.W_ih, self.W_hh = W_ih, W_hh
-        ax = _each_step(self.x, W_ih, _sum_bias(b_ih, b_hh))      # x_t W_ih^T + b, all t, all gates
+        # x_t W_ih^T + b for all t and all gates; step t turns its row into its gates i, f, g, o
+        gates = self.gates = _each_step(self.x, W_ih, _sum_bias(b_ih, b_hh))
         h, c = self.h, self.c = self._states(h0, T, N, H), self._states(c0, T, N, H)
-        gates = self.gates = xp.empty((T, N, 4 * H), self.dtype)  # i, f, g, o of every step
         tanh_c = self.tanh_c = xp.empty((T, N, H), self.dtype)
         ah = xp.empty((N, 4 * H), self.dtype)                     # h_{t-1} W_hh^T of one step
         for t, b in enumerate(self.steps.sizes):
@@ -165,15 +165,14 @@ class LSTM(_Sequence):
             # c_t = f * c_{t-1} + i * g
             # h_t = o * tanh(c_t)
             xp.matmul(h[t, :b], W_hh.T, out=ah[:b])
-            kernels.lstm_forward(ax[t, :b], ah[:b], c[t, :b], gates[t, :b], c[t + 1, :b], tanh_c[t, :b],
-                                 h[t + 1, :b])
+            kernels.lstm_forward(ah[:b], c[t, :b], gates[t, :b], c[t + 1, :b], tanh_c[t, :b], h[t + 1, :b])
         s = self.steps
         return s.outputs(h[1:]), s.unsort(h[T]), s.unsort(c[T])
 
     def backward(self, dy, dh_n, dc_n):
         steps, h, c, W_hh = self.steps, self.h, self.c, self.W_hh
         T, N, H = self.tanh_c.shape
-        dY = steps.gather(dy)
+        dY = steps.gather_grad(dy)
         dA = self._per_step(T, N, 4 * H)
         dh, dc = steps.sort(dh_n), steps.sort(dc_n)              # dL/dh_T, dL/dc_T from above
         for t in reversed(range(T)):
@@ -227,10 +226,11 @@ class GRU(_Sequence):
         b_ih = xp.zeros(3 * H, self.dtype) if b_ih is None else b_ih
         b_hh = xp.zeros(3 * H, self.dtype) if b_hh is None else b_hh
         h = self.h = self._states(h0, T, N, H)
-        gates = self.gates = xp.empty((T, N, 3 * H), self.dtype)  # r, z, n of every step
         if self.reset_after:
-            # the input side carries b_ih and b_hr, b_hz; b_hn stays inside r * (...)
-            ax = _each_step(self.x, W_ih, b_ih + xp.concatenate([b_hh[:2 * H], xp.zeros(H, self.dtype)]))
+            # x_t W_ih^T + b for all t, where b is b_ih and b_hr, b_hz (b_hn stays inside r * (...));
+            # step t turns its row into its gates r, z, n
+            gates = self.gates = _each_step(self.x, W_ih, b_ih + xp.concatenate([b_hh[:2 * H],
+                                                                                  xp.zeros(H, self.dtype)]))
             b_hn = b_hh[2 * H:]
             un = self.un = xp.empty((T, N, H), self.dtype)        # h_{t-1} W_hn^T + b_hn of every step
             ah = xp.empty((N, 3 * H), self.dtype)                 # h_{t-1} W_hh^T of one step
@@ -240,9 +240,10 @@ class GRU(_Sequence):
                 # n = tanh(x_t W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn))
                 # h_t = (1 - z) * n + z * h_{t-1}
                 xp.matmul(h[t, :b], W_hh.T, out=ah[:b])           # all three gates, one product
-                kernels.gru_forward(ax[t, :b], ah[:b], b_hn, h[t, :b], gates[t, :b], un[t, :b], h[t + 1, :b])
+                kernels.gru_forward(ah[:b], b_hn, h[t, :b], gates[t, :b], un[t, :b], h[t + 1, :b])
         else:
             ax = _each_step(self.x, W_ih, b_ih + b_hh)            # here b_hn sits outside r, with b_in
+            gates = self.gates = xp.empty((T, N, 3 * H), self.dtype)  # r, z, n of every step
             W_hrz, W_hn = W_hh[:2 * H], W_hh[2 * H:]
             rh = self.rh = xp.empty((T, N, H), self.dtype)        # r * h_{t-1} of every step
             ah_rz, ah_n = xp.empty((N, 2 * H), self.dtype), xp.empty((N, H), self.dtype)
@@ -270,7 +271,7 @@ class GRU(_Sequence):
         #   dh_{t-1} += d(r h_{t-1}) r + [da_r, da_z] W_h[rz]
         steps, h, W_hh = self.steps, self.h, self.W_hh
         T, N, H = h.shape[0] - 1, h.shape[1], h.shape[2]
-        dY = steps.gather(dy)
+        dY = steps.gather_grad(dy)
         dA = self._per_step(T, N, 3 * H)                          # input side: [da_r, da_z, da_n]
         dh_direct = steps.sort(dh_n)                              # dh_t z_t, carried to t-1
         dh_rec = xp.zeros((N, H), self.dtype)                     # the part through W_hh

@@ -16,8 +16,15 @@ Layout rules (written here once; the callers never mention them):
   t are the first ``b_t`` rows and every step works on the slice ``[:b_t]``.
 * A step's gate pre-activations are one row-major (b, G*H) array, the gates' blocks in
   torch's order (LSTM i|f|g|o, GRU r|z|n): exactly what ``x_t W_ih^T`` and
-  ``h_{t-1} W_hh^T`` produce, so the GEMMs write them with no copy. The activated gates
-  are stored the same way, (b, G*H), one row per sequence.
+  ``h_{t-1} W_hh^T`` produce, so the GEMMs write them with no copy. The LSTM's and the
+  (reset-after) GRU's forward kernels take the input side in ``gates`` and overwrite it
+  with the activated gates (one buffer, so each step reads and writes the same memory).
+* How the activated gates sit in ``gates`` is each twin's own business (only the same
+  twin's backward reads them; ``stored_gates`` gives them back as rows in torch's order):
+  the compiled kernels keep the rows; the NumPy twins store G contiguous (b, H) blocks,
+  gate-major, because NumPy's elementwise calls run several times faster on contiguous
+  blocks than on the column slices of a row. The gradients the GEMMs read (``dz``, ``da``,
+  ``du``) are rows in both.
 * Inside a compiled kernel each gate is a 1-D slice of its row (``a[n, H:2*H]``) and the
   inner loop runs over j < H on those slices: indexing the gates with a stride inside one
   loop made LLVM fall back to scalar code, silently (only timing shows it; the speed
@@ -34,27 +41,28 @@ Numerics:
   numerator over even degree-6 denominator, the coefficients of Eigen's
   ``generic_fast_tanh_float``; abs. error < 4e-7, about 3 float32 ulps near 1) that LLVM
   vectorises; float64 uses tanh(|a|) = (1 - e) / (1 + e), e = exp(-2|a|) (abs. error
-  ~1e-16, exact enough for float64 gradient checks). The NumPy twins call ``np.tanh``.
+  ~1e-16, exact enough for float64 gradient checks). The NumPy twins call ``np.tanh``, and
+  the LSTM's and GRU's take sigma(a) = 1 / (1 + exp(-a)) (``np.exp`` is vectorised where
+  ``np.tanh`` may not be; exp's overflow and underflow give exactly 0 and 1, silenced).
 * Loops are serial and compiled with NumPy's error model (a division otherwise stays
   scalar); ``fastmath`` stays off.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from . import BACKEND, jit, pick
 
-__all__ = ["StepOrder",
+__all__ = ["StepOrder", "stored_gates",
            "rnn_tanh_forward", "rnn_tanh_backward", "rnn_relu_forward", "rnn_relu_backward",
            "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
            "gru_reset_update_forward", "gru_candidate_forward",
            "gru_candidate_backward", "gru_reset_backward"]
 
 #: every kernel name; each has a ``_numba`` and a ``_numpy`` twin
-KERNELS = tuple(__all__[1:])
+KERNELS = tuple(__all__[2:])
 
 
 # --------------------------------------------------------------------------- step order
@@ -96,6 +104,14 @@ class StepOrder:
         if self.order is None:
             return np.ascontiguousarray(a[::-1] if self.reverse else a)
         return a[self.t_src, self.n_src]
+
+    def gather_grad(self, dy):
+        """``gather`` for the outputs' gradient, which only the step kernels read: the NumPy
+        twins read strided rows as fast as contiguous ones, so under the NumPy backend a
+        strided view (the gradient of a batch_first output) is passed on uncopied."""
+        if self.order is None and BACKEND != "numba":
+            return dy[::-1] if self.reverse else dy
+        return self.gather(dy)
 
     def scatter(self, a):
         """Step order (T, N, ...) -> caller layout (the inverse permutation of ``gather``)."""
@@ -192,13 +208,40 @@ if BACKEND == "numba":
         return _sigmoid_float32 if a == types.float32 else _sigmoid_float64
 
 
-@functools.lru_cache(maxsize=64)
-def _np_gate_affine(pattern, H, dtype):
-    """Per-column (scale, shift) over a row of gates: (1/2, 1/2) for a sigmoid gate, (1, 0) for
-    tanh, so that shift + scale * tanh(scale * a) is sigma(a) or tanh(a): one ``np.tanh`` over
-    the whole contiguous row serves every gate (the NumPy twins' costliest call)."""
-    scale = np.repeat(np.asarray([0.5 if kind == "sigmoid" else 1.0 for kind in pattern], dtype), H)
-    return scale, 1 - scale
+def _blocks(a, G):
+    """A contiguous (b, G*H) step buffer seen as G contiguous (b, H) blocks, (G, b, H): the
+    NumPy twins' gate-major layout. Always a view, never a copy that would drop the writes."""
+    if not a.flags.c_contiguous:
+        raise ValueError(f"recurrent kernels: expected a C-contiguous (b, {G}*H) buffer, got strides {a.strides}")
+    b, GH = a.shape
+    return a.reshape(G, b, GH // G)
+
+
+def _gate_rows(a, G):
+    """(b, G*H) rows of gates seen as (b, G, H), a[:, k] gate k of every row (a view whenever
+    the rows are contiguous, which the callers' are; write only into such views)."""
+    b, GH = a.shape
+    return a.reshape(b, G, GH // G)
+
+
+#: the NumPy twins' block order per cell: the sigmoid gates first, so they form one block
+_BLOCK_ORDER = {"lstm": (0, 1, 2, 3), "gru": (0, 1, 2)}
+
+
+def stored_gates_numba(gates, cell):
+    """The activated gates a forward kernel stored, as (b, G*H) rows in torch's order (i|f|g|o
+    or r|z|n): the compiled kernels store them so already."""
+    return gates
+
+
+def stored_gates_numpy(gates, cell):
+    """As ``stored_gates_numba``, from the NumPy twins' gate-major blocks (a copy)."""
+    order = _BLOCK_ORDER[cell]
+    blocks = _blocks(gates, len(order))
+    rows = np.empty_like(gates)
+    for k, g in enumerate(order):
+        _gate_rows(rows, len(order))[:, g] = blocks[k]
+    return rows
 
 
 def _np_sigmoid(a, out):
@@ -208,6 +251,19 @@ def _np_sigmoid(a, out):
     out *= 0.5
     out += 0.5
     return out
+
+
+def _np_sigmoid_(a):
+    """a = sigma(a) = 1 / (1 + exp(-a)) in place: NumPy's exp is vectorised where its tanh may
+    not be (np.tanh costs about 1.6 np.exp here, float32). For a below about -88 (float32)
+    exp(-a) overflows to inf and sigma is exactly 0, and for large a it underflows to 0 and
+    sigma is exactly 1, as they should be: both are expected, so their warnings are silenced."""
+    with np.errstate(over="ignore", under="ignore"):
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+    a += 1
+    np.reciprocal(a, out=a)
+    return a
 
 
 # --------------------------------------------------------------------------- RNN
@@ -279,39 +335,43 @@ def rnn_relu_backward_numpy(dh, dy, h, dz):
 # --------------------------------------------------------------------------- LSTM
 
 @jit
-def lstm_forward_numba(ax, ah, c_prev, gates, c, tanh_c, h):
-    """One LSTM step. ax, ah (b, 4H) as rnn_tanh_forward; writes gates (b, 4H) = i|f|g|o,
+def lstm_forward_numba(ah, c_prev, gates, c, tanh_c, h):
+    """One LSTM step. gates (b, 4H): in, the input side x_t W_ih^T + b of the pre-activations;
+    out, the activated gates i|f|g|o (in place). ah = h_{t-1} W_hh^T (b, 4H). Writes
     c = f c_prev + i g, tanh_c = tanh(c), h = o tanh(c), each (b, H)."""
     N, H = c.shape
     for n in range(N):
-        ai, af, ag, ao = ax[n, :H], ax[n, H:2 * H], ax[n, 2 * H:3 * H], ax[n, 3 * H:]
         hi, hf, hg, ho = ah[n, :H], ah[n, H:2 * H], ah[n, 2 * H:3 * H], ah[n, 3 * H:]
         gi, gf, gg, go = gates[n, :H], gates[n, H:2 * H], gates[n, 2 * H:3 * H], gates[n, 3 * H:]
         cp, cn, tn, hn = c_prev[n], c[n], tanh_c[n], h[n]
         for j in range(H):
-            i = _sigmoid(ai[j] + hi[j])
-            f = _sigmoid(af[j] + hf[j])
-            g = _tanh(ag[j] + hg[j])
-            o = _sigmoid(ao[j] + ho[j])
+            i = _sigmoid(gi[j] + hi[j])
+            f = _sigmoid(gf[j] + hf[j])
+            g = _tanh(gg[j] + hg[j])
+            o = _sigmoid(go[j] + ho[j])
             gi[j], gf[j], gg[j], go[j] = i, f, g, o
             cj = f * cp[j] + i * g
             tc = _tanh(cj)
             cn[j], tn[j], hn[j] = cj, tc, o * tc
 
 
-def lstm_forward_numpy(ax, ah, c_prev, gates, c, tanh_c, h):
-    H = c.shape[1]
-    scale, shift = _np_gate_affine(("sigmoid", "sigmoid", "tanh", "sigmoid"), H, gates.dtype)
-    np.add(ax, ah, out=gates)
-    gates *= scale
-    np.tanh(gates, out=gates)
-    gates *= scale
-    gates += shift                                              # i, f, o = sigma; g = tanh
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+def lstm_forward_numpy(ah, c_prev, gates, c, tanh_c, h):
+    # the step's row of pre-activations is read once into hot gate-major blocks i|f|g|o
+    # (NumPy's elementwise calls run several times faster on contiguous (b, H) blocks than on
+    # the column slices of a (b, 4H) row), and the activated blocks are written back over it
+    b, H = c.shape
+    z = np.empty((4, b, H), gates.dtype)
+    np.add(_gate_rows(gates, 4), _gate_rows(ah, 4), out=z.transpose(1, 0, 2))   # in the rows' order
+    _np_sigmoid_(z[:2])                          # i, f
+    _np_sigmoid_(z[3])                           # o
+    np.tanh(z[2], out=z[2])                      # g
+    i, f, g, o = z
     np.multiply(f, c_prev, out=c)
-    c += i * g
+    np.multiply(i, g, out=tanh_c)                # i g, for now
+    c += tanh_c
     np.tanh(c, out=tanh_c)
     np.multiply(o, tanh_c, out=h)
+    _blocks(gates, 4)[...] = z
 
 
 @jit
@@ -337,62 +397,70 @@ def lstm_backward_numba(dh, dy, dc, c_prev, gates, tanh_c, dz):
 
 
 def lstm_backward_numpy(dh, dy, dc, c_prev, gates, tanh_c, dz):
-    H = tanh_c.shape[1]
-    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    di, df, dg, do = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
-    np.add(dh, dy, out=do)                       # dh_t, held in do for now
-    np.multiply(tanh_c, tanh_c, out=dg)
-    np.subtract(1, dg, out=dg)
+    # in the forward twin's blocks i|f|g|o (contiguous (b, H) each), then one copy into dz's
+    # rows, which the matrix products read
+    i, f, g, o = _blocks(gates, 4)
+    D = np.empty(gates.size, gates.dtype).reshape(4, *tanh_c.shape)     # di|df|dg|do
+    di, df, dg, do = D
+    np.add(dh, dy, out=dg)                       # dh_t, held in dg for now
+    np.multiply(dg, tanh_c, out=do)              # do = dh_t tanh(c_t)
     dg *= o
-    dg *= do
-    dc += dg                                     # dc_t = dc + dh_t o (1 - tanh(c)^2)
-    do *= tanh_c                                 # do = dh_t tanh(c_t)
+    np.multiply(tanh_c, tanh_c, out=di)
+    np.subtract(1, di, out=di)
+    dg *= di
+    dc += dg                                     # dc_t = dc + dh_t o (1 - tanh(c_t)^2)
     np.multiply(dc, g, out=di)
     np.multiply(dc, c_prev, out=df)
     np.multiply(dc, i, out=dg)
     dc *= f                                      # dc_{t-1}
-    # every gate's derivative in two passes over the whole row: (1 - a)(a + t) with t = 0 for a
-    # sigmoid gate (a (1 - a)) and t = 1 for tanh ((1 - a)(1 + a) = 1 - a^2)
-    _, shift = _np_gate_affine(("sigmoid", "sigmoid", "tanh", "sigmoid"), H, gates.dtype)
-    dz *= 1 - gates
-    dz *= gates + (1 - 2 * shift)
+    # through the activations, in terms of their outputs a: (1 - a) for every gate, then a
+    # for a sigmoid gate (a (1 - a)) and 1 + g for tanh ((1 - g)(1 + g) = 1 - g^2)
+    D *= 1 - _blocks(gates, 4)
+    D[:2] *= _blocks(gates, 4)[:2]
+    do *= o
+    dg *= 1 + g
+    _gate_rows(_blocks(dz, 1)[0], 4)[...] = D.transpose(1, 0, 2)
 
 
 # --------------------------------------------------------------------------- GRU, reset after
 
 @jit
-def gru_forward_numba(ax, ah, b_hn, h_prev, gates, un, h):
-    """One GRU step, torch's form. ax = x_t W_ih^T + b_ih (+ b_hh for r, z), ah = h_{t-1} W_hh^T,
-    both (b, 3H), b_hn (H,). Writes gates (b, 3H) = r|z|n, un = ah_n + b_hn, and
-    h = (1 - z) n + z h_prev, with n = tanh(ax_n + r un)."""
+def gru_forward_numba(ah, b_hn, h_prev, gates, un, h):
+    """One GRU step, torch's form. gates (b, 3H): in, the input side x_t W_ih^T + b_ih (+ b_hh
+    for r, z); out, the gates r|z|n (in place). ah = h_{t-1} W_hh^T (b, 3H), b_hn (H,).
+    Writes un = ah_n + b_hn and h = (1 - z) n + z h_prev, with n = tanh(ax_n + r un)."""
     N, H = h.shape
     one = h.dtype.type(1)
     for n in range(N):
-        xr, xz, xn = ax[n, :H], ax[n, H:2 * H], ax[n, 2 * H:]
         hr, hz, hn_ = ah[n, :H], ah[n, H:2 * H], ah[n, 2 * H:]
         gr, gz, gn = gates[n, :H], gates[n, H:2 * H], gates[n, 2 * H:]
         hp, u_n, h_n = h_prev[n], un[n], h[n]
         for j in range(H):
-            r = _sigmoid(xr[j] + hr[j])
-            z = _sigmoid(xz[j] + hz[j])
+            r = _sigmoid(gr[j] + hr[j])
+            z = _sigmoid(gz[j] + hz[j])
             u = hn_[j] + b_hn[j]
-            nj = _tanh(xn[j] + r * u)
+            nj = _tanh(gn[j] + r * u)
             gr[j], gz[j], gn[j], u_n[j] = r, z, nj, u
             h_n[j] = (one - z) * nj + z * hp[j]
 
 
-def gru_forward_numpy(ax, ah, b_hn, h_prev, gates, un, h):
-    H = h.shape[1]
-    np.add(ax[:, :2 * H], ah[:, :2 * H], out=gates[:, :2 * H])
-    _np_sigmoid(gates[:, :2 * H], gates[:, :2 * H])
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    np.add(ah[:, 2 * H:], b_hn, out=un)
+def gru_forward_numpy(ah, b_hn, h_prev, gates, un, h):
+    # as lstm_forward_numpy: hot gate-major blocks r|z|n, written back over the row at the end
+    b, H = h.shape
+    g = np.empty((3, b, H), gates.dtype)
+    rows, ah = _gate_rows(gates, 3), _gate_rows(ah, 3)
+    np.add(rows[:, 0], ah[:, 0], out=g[0])
+    np.add(rows[:, 1], ah[:, 1], out=g[1])
+    _np_sigmoid_(g[:2])                          # r, z
+    r, z, n = g
+    np.add(ah[:, 2], b_hn, out=un)
     np.multiply(r, un, out=n)
-    n += ax[:, 2 * H:]
+    n += rows[:, 2]
     np.tanh(n, out=n)
-    np.subtract(h_prev, n, out=h)        # h = n + z (h_prev - n)
+    np.subtract(h_prev, n, out=h)                # h = n + z (h_prev - n)
     h *= z
     h += n
+    _blocks(gates, 3)[...] = g
 
 
 @jit
@@ -420,21 +488,31 @@ def gru_backward_numba(dh_carry, dh_rec, dy, h_prev, gates, un, da, du):
 
 
 def gru_backward_numpy(dh_carry, dh_rec, dy, h_prev, gates, un, da, du):
-    H = h_prev.shape[1]
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    # in the forward twin's blocks r|z|n, then one copy into each of da's and du's rows
+    blocks = _blocks(gates, 3)
+    r, z, n = blocks
+    D = np.empty(blocks.shape, gates.dtype)      # da_r|da_z|da_n
+    d_ar, d_az, d_an = D
+    tmp = np.empty_like(h_prev)
     dh_t = dh_carry + dh_rec
     dh_t += dy
-    d_an = da[:, 2 * H:]
-    np.multiply(dh_t, 1 - z, out=d_an)
-    d_an *= 1 - n * n
-    np.subtract(h_prev, n, out=da[:, H:2 * H])
-    da[:, H:2 * H] *= dh_t
-    da[:, H:2 * H] *= z * (1 - z)
-    np.multiply(d_an, un, out=da[:, :H])
-    da[:, :H] *= r * (1 - r)
-    du[:, :2 * H] = da[:, :2 * H]
-    np.multiply(d_an, r, out=du[:, 2 * H:])
+    np.multiply(n, n, out=d_an)
+    np.subtract(1, d_an, out=d_an)
+    np.subtract(1, z, out=tmp)
+    d_an *= tmp
+    d_an *= dh_t                                 # da_n = dh_t (1 - z)(1 - n^2)
+    np.multiply(d_an, un, out=d_ar)              # dr = da_n u_n
+    np.subtract(h_prev, n, out=d_az)
+    d_az *= dh_t                                 # dz = dh_t (h_{t-1} - n)
+    sig = 1 - blocks[:2]
+    sig *= blocks[:2]
+    D[:2] *= sig                                 # through the sigmoids: s (1 - s)
     np.multiply(dh_t, z, out=dh_carry)
+    _gate_rows(_blocks(da, 1)[0], 3)[...] = D.transpose(1, 0, 2)
+    du_rows = _gate_rows(_blocks(du, 1)[0], 3)
+    du_rows[:, 0] = d_ar
+    du_rows[:, 1] = d_az
+    np.multiply(d_an, r, out=du_rows[:, 2])      # du_n = da_n r
 
 
 # --------------------------------------------------------------------------- GRU, reset before
@@ -540,6 +618,6 @@ def gru_reset_backward_numpy(d_rh, h_prev, gates, da, dh_carry):
 # --------------------------------------------------------------------------- the backend's pick
 
 _module = globals()
-for _name in KERNELS:
+for _name in KERNELS + ("stored_gates",):
     _module[_name] = pick(_module[_name + "_numba"], _module[_name + "_numpy"])
 del _module, _name

@@ -157,12 +157,36 @@ def test_one_lstm_step_directly(which, dtype):
     W_ih, W_hh, b = rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H)), rng.standard_normal(4 * H)
     (i, f, g, o), c_ref, h_ref = ref.lstm_step(x, h, c, W_ih, W_hh, b, None)
     cast = {k: v.astype(dtype) for k, v in dict(ax=x @ W_ih.T + b, ah=h @ W_hh.T, c_prev=c).items()}
-    gates, c_t, tanh_c, h_t = (np.empty(s, dtype) for s in [(N, 4 * H), (N, H), (N, H), (N, H)])
-    getattr(K, f"lstm_forward_{which}")(cast["ax"], cast["ah"], cast["c_prev"], gates, c_t, tanh_c, h_t)
+    c_t, tanh_c, h_t = (np.empty((N, H), dtype) for _ in range(3))
+    gates = cast["ax"].copy()                                       # in: the input side; out: the gates
+    getattr(K, f"lstm_forward_{which}")(cast["ah"], cast["c_prev"], gates, c_t, tanh_c, h_t)
     tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(gates, np.concatenate([i, f, g, o], axis=1), **tol)
+    stored = getattr(K, f"stored_gates_{which}")(gates, "lstm")      # each twin's own layout, as rows
+    np.testing.assert_allclose(stored, np.concatenate([i, f, g, o], axis=1), **tol)
     np.testing.assert_allclose(c_t, c_ref, **tol)
     np.testing.assert_allclose(tanh_c, np.tanh(c_ref), **tol)
+    np.testing.assert_allclose(h_t, h_ref, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("which", TWINS)
+def test_one_gru_step_directly(which, dtype):
+    """gru_forward on one step: the gates r, z, n (read back through stored_gates, whatever the
+    twin's layout), u_n and h_t of reference.gru_step."""
+    rng = np.random.default_rng(4)
+    N, I, H = 3, 2, 5
+    x, h = rng.standard_normal((N, I)), rng.standard_normal((N, H))
+    W_ih, W_hh = rng.standard_normal((3 * H, I)), rng.standard_normal((3 * H, H))
+    b_ih, b_hh = rng.standard_normal(3 * H), rng.standard_normal(3 * H)
+    (r, z, n), h_ref = ref.gru_step(x, h, W_ih, W_hh, b_ih, b_hh)
+    input_side = x @ W_ih.T + b_ih + np.concatenate([b_hh[:2 * H], np.zeros(H)])
+    gates, ah, b_hn, h_prev = (a.astype(dtype) for a in (input_side, h @ W_hh.T, b_hh[2 * H:], h))
+    un, h_t = np.empty((N, H), dtype), np.empty((N, H), dtype)
+    getattr(K, f"gru_forward_{which}")(ah, b_hn, h_prev, gates, un, h_t)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    stored = getattr(K, f"stored_gates_{which}")(gates, "gru")
+    np.testing.assert_allclose(stored, np.concatenate([r, z, n], axis=1), **tol)
+    np.testing.assert_allclose(un, h @ W_hh[2 * H:].T + b_hh[2 * H:], **tol)
     np.testing.assert_allclose(h_t, h_ref, **tol)
 
 
@@ -172,11 +196,15 @@ def test_saturated_gates_stay_finite(which):
     N, H = 2, 3
     ax = np.tile(np.repeat(np.array([1e4, -1e4, 1e4, -1e4], np.float32), H), (N, 1))   # i, f, g, o
     zeros = np.zeros((N, 4 * H), np.float32)
-    gates, c, tanh_c, h = (np.empty(s, np.float32) for s in [(N, 4 * H), (N, H), (N, H), (N, H)])
+    c, tanh_c, h = (np.empty((N, H), np.float32) for _ in range(3))
+    gates = ax
     with np.errstate(all="raise"):
-        getattr(K, f"lstm_forward_{which}")(ax, zeros, np.ones((N, H), np.float32), gates, c, tanh_c, h)
+        getattr(K, f"lstm_forward_{which}")(zeros, np.ones((N, H), np.float32), gates, c, tanh_c, h)
+    gates = getattr(K, f"stored_gates_{which}")(gates, "lstm")
     np.testing.assert_array_equal(gates[:, :H], 1)          # i
     np.testing.assert_array_equal(gates[:, H:2 * H], 0)     # f
+    np.testing.assert_array_equal(gates[:, 2 * H:3 * H], 1)  # g
+    np.testing.assert_array_equal(gates[:, 3 * H:], 0)      # o
     np.testing.assert_array_equal(c, 1)
 
 
@@ -192,9 +220,9 @@ def _speed_args(name, N, H, dtype, rng):
         "rnn_relu_forward": lambda: (m(N, H), m(N, H), m(N, H)),
         "rnn_tanh_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H)),
         "rnn_relu_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H)),
-        "lstm_forward": lambda: (m(N, 4 * H), m(N, 4 * H), m(N, H), m(N, 4 * H), m(N, H), m(N, H), m(N, H)),
+        "lstm_forward": lambda: (m(N, 4 * H), m(N, H), m(N, 4 * H), m(N, H), m(N, H), m(N, H)),
         "lstm_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H), unit(N, 4 * H), m(N, H), m(N, 4 * H)),
-        "gru_forward": lambda: (m(N, 3 * H), m(N, 3 * H), m(H), m(N, H), m(N, 3 * H), m(N, H), m(N, H)),
+        "gru_forward": lambda: (m(N, 3 * H), m(H), m(N, H), m(N, 3 * H), m(N, H), m(N, H)),
         "gru_backward": lambda: (m(N, H), m(N, H), m(N, H), m(N, H), unit(N, 3 * H), m(N, H), m(N, 3 * H),
                                  m(N, 3 * H)),
         "gru_reset_update_forward": lambda: (m(N, 3 * H), m(N, 2 * H), m(N, H), m(N, 3 * H), m(N, H)),
