@@ -46,7 +46,7 @@ the backward pass, so the big matrices are never held whole.
 from __future__ import annotations
 
 from ..backend import xp
-from . import conv_shifts
+from . import conv_shifts, winograd
 from .windows import crop2d, pad2d, windows
 
 # Bytes of work matrix per chunk. A layer whose whole im2col matrix fits builds it once
@@ -107,14 +107,20 @@ class Conv2dSteps:
         (N, C, _, _), (O, _, kh, kw), _, _, stride, _, _ = geometry
         self.geometry = geometry
         self.keep_input, self.input_grad_too = keep_input, input_grad_too
-        self.shifts = conv_shifts.worth_it(C, O, kh, kw, stride, N)
-        self.cols = self.xc = self.xt = self.Wm = None
+        _, _, groups, pads, _, dilation, _ = geometry
+        self.winograd = winograd.worth_it(C, O, (kh, kw), stride, dilation, groups, pads, N)
+        self.shifts = not self.winograd and conv_shifts.worth_it(C, O, kh, kw, stride, N)
+        self.cols = self.xc = self.xt = self.Wm = self.x = None
         self._dy = self._dyc = self._dx = None
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, x, W, b):
         """y = W * x + b, (N, O, OH, OW), stored channel-major."""
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
+        if self.winograd:             # 3x3 stride 1, enough channels: see kernels/winograd.py
+            self.x = x if self.keep_input else None
+            self.Wm = W if self.input_grad_too else None
+            return winograd.forward(x, W, b, pads, (OH, OW)).transpose(1, 0, 2, 3)
         Wm = W.reshape(G, O // G, Cg * kh * kw)
         if self.shifts and self.input_grad_too:
             self.Wm = Wm
@@ -168,6 +174,11 @@ class Conv2dSteps:
         (reference: ``conv2d_weight_grad_by_windows``), from the x kept by ``forward``."""
         (N, C, _, _), (O, Cg, kh, kw), G, _, _, _, (OH, OW) = self.geometry
         dyc = self._dy_channel_major(dy)
+        if self.winograd:
+            # one sweep over dy's tiles gives dW and, when asked for, dx (sharing A dy A^T)
+            self._dx, dW = winograd.backward(dyc, self.x, self.x.shape, self.Wm, self.geometry[3],
+                                             self.Wm is not None, True)
+            return dW
         if self.shifts:
             # one sweep over the shifted copies of dy gives dW and, when asked for, dx
             self._dx, dW = conv_shifts.backward(dyc, self.xt, self.Wm, self.geometry, self.Wm is not None,
@@ -193,10 +204,13 @@ class Conv2dSteps:
         (N, C, H, Wd), (O, Cg, kh, kw), G, pads, stride, dilation, (OH, OW) = self.geometry
         Wm = rot180_undo(W_rot).reshape(G, O // G, Cg * kh * kw)
         dyc = self._dy_channel_major(dy)
-        if self.shifts:
+        if self.winograd or self.shifts:
             if self._dx is not None and dy is self._dy:      # computed with dW, from the same W
                 dx, self._dx = self._dx, None
                 return dx
+        if self.winograd:
+            return winograd.backward(dyc, None, (N, C, H, Wd), rot180_undo(W_rot), pads, True, False)[0]
+        if self.shifts:
             return conv_shifts.backward(dyc, None, Wm, self.geometry, True, False, CHUNK_BYTES)[0]
         dyg = dyc.reshape(G, O // G, N, OH * OW)
         dxc = xp.zeros((C, N, H + pads[0] + pads[1], Wd + pads[2] + pads[3]), dyg.dtype)

@@ -398,11 +398,11 @@ def forward(x, W, b, pads, out_size):
     return y
 
 
-def backward(dyc, x, W, pads, need_x, need_W):
-    """(dx (C, N, H, W) channel-major or None, dW (K, C, 3, 3) or None) from dyc (K, N, OH, OW)."""
-    N, C, H, Wd = x.shape
-    K = W.shape[0]
-    OH, OW = dyc.shape[2:]
+def backward(dyc, x, x_shape, W, pads, need_x, need_W):
+    """(dx (N, C, H, W) stored channel-major, or None; dW (K, C, 3, 3) or None) from dyc (K, N, OH, OW);
+    x (the forward's input) is read only for dW."""
+    N, C, H, Wd = x_shape
+    K, _, OH, OW = dyc.shape
     top, _, left, _ = pads
     TH, TW = tiles(OH, OW)
     dtype = dyc.dtype
@@ -421,4 +421,4 @@ def backward(dyc, x, W, pads, need_x, need_W):
         if need_x:
             dV = xp.matmul(Ut, dM, out=V)      # dV[xi] = U[xi]^T @ dM[xi] (V is spent: dU has it)
             input_grad_tiles(dV, dx, n0, top, left, TH, TW)
-    return (dx if need_x else None), (filter_transform_adjoint(dU) if need_W else None)
+    return (dx.transpose(1, 0, 2, 3) if need_x else None), (filter_transform_adjoint(dU) if need_W else None)
