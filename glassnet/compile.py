@@ -5,8 +5,8 @@ checks), ``nn.functional`` (argument checks), ``Function.apply`` (the grad-mode 
 arrays in Tensors). On a batch of one that dispatch is a large share of the time. ``compile``
 shaped like ``torch.compile`` (and doing what ``torch.jit.trace`` does) removes it for inference:
 
-1. **Record.** The first call for a given input signature -- each input's shape and dtype, the
-   grad mode, the model's ``training`` flag -- runs the model eagerly while
+1. **Record.** The first call for a given input signature -- each input's shape, dtype and
+   strides, the grad mode, the model's ``training`` flag -- runs the model eagerly while
    ``Function.apply`` is watched, and keeps the sequence of primitive calls
    (``functions/``' ``Linear``, ``ReLU``, ``Conv2d`` ...; each with its inputs and options).
    Recording is at the Function level, not at the leaf-module level, because the Functions are
@@ -209,7 +209,7 @@ class CompiledModule(Module):
             x = args[0]
             if type(x) is Tensor:
                 a = x._data
-                plan = self._plans.get((a.shape, a.dtype, False, self._orig_mod.training))
+                plan = self._plans.get((a.shape, a.dtype, a.strides, False, self._orig_mod.training))
                 if plan is not None and plan.trusted and plan.guard():
                     self._counts["replayed"] += 1
                     return plan.replay(a)
@@ -354,13 +354,14 @@ def _signature(args, training):
     parts = []
     for a in args:
         if isinstance(a, Tensor):
-            parts.append((a._data.shape, a._data.dtype))
+            # strides too: kernels pick their paths by memory layout, and the buffers copy eager's
+            parts.append((a._data.shape, a._data.dtype, a._data.strides))
         elif a is None or type(a) in (int, float, bool, str):
             parts.append(("value", a))
         else:
             return None, f"input of type {type(a).__name__} (Tensors, None and numbers are recorded)"
     if len(parts) == 1 and parts[0][0] != "value":
-        return (parts[0][0], parts[0][1], grad_mode._enabled, training), None
+        return (*parts[0], grad_mode._enabled, training), None
     return (tuple(parts), None, grad_mode._enabled, training), None
 
 

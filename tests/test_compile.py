@@ -583,3 +583,14 @@ def test_an_output_made_outside_the_operations_is_a_fresh_array_each_call():
     with gn.no_grad():
         compiled(_inputs((2, 3), 1)[0])[1].numpy()[...] = 7       # the caller scribbles on it
         np.testing.assert_array_equal(compiled(_inputs((2, 3), 1)[0])[1].numpy(), np.zeros(2))
+
+
+def test_another_memory_layout_is_another_signature():
+    gn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.MaxPool2d(2)).eval()
+    rng = np.random.default_rng(0)
+    c_order = [gn.from_numpy(rng.standard_normal((2, 2, 8, 8)).astype(np.float32)) for _ in range(3)]
+    channel_major = [gn.from_numpy(np.ascontiguousarray(x.numpy().transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3))
+                     for x in c_order]
+    compiled = _compare(model, c_order + channel_major)
+    assert len(compiled._plans) == 2 and compiled.counts["replayed"] == 2
