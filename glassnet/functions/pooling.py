@@ -114,13 +114,13 @@ class AdaptiveMaxPool2d(Function):
 
     def forward(self, x, out, return_indices=False):
         self.rows, self.cols = adaptive_bounds(x.shape[2], out[0]), adaptive_bounds(x.shape[3], out[1])
-        self.shape = x.shape
-        y, self.rowarg, self.colarg = kernels.adaptive_max_pool2d(x, self.rows, self.cols)
+        self.x_like = kernels.describe(x)          # what dx must look like
+        # y = each window's max; ``winners`` = what the kernel keeps to find which x that was
+        y, self.winners = kernels.adaptive_max_pool2d(x, self.rows, self.cols)
         if not return_indices:
             return y
-        return y, kernels.adaptive_max_pool2d_flat_indices(self.rowarg, self.colarg, x.shape[3])
+        return y, kernels.adaptive_max_pool2d_indices(self.winners, x.shape[3])
 
     def backward(self, dy, dindices=None):
         # each output's gradient goes to the one input that was its window's maximum
-        return kernels.adaptive_max_pool2d_backward(dy, self.rowarg, self.colarg, self.rows, self.cols,
-                                                    self.shape)
+        return kernels.adaptive_max_pool2d_backward(dy, self.winners, self.rows, self.cols, self.x_like)

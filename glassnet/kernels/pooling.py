@@ -19,7 +19,8 @@ compiled twin (same signature) is one pass over x's image planes, used where it 
 the notes above ``_max_pool_2x2`` and ``_scatter_pays``): forward and backward for 2x2 /
 stride-2 windows, the backward's scatter for any other 2-d window that overlaps or is padded.
 Both keep y, the arg-max and dx in the input's memory order (channel-major after a
-convolution: see ``kernels/convolution.py``). The adaptive max runs in NumPy in both modes.
+convolution: see ``kernels/convolution.py``). The adaptive max is separable in its NumPy
+twin and one compiled pass per window in the other (see the note above ``_adaptive_max``).
 """
 from __future__ import annotations
 
@@ -334,27 +335,122 @@ def window_max_first_axis_backward(d_best, arg, bounds, length):
     return dx
 
 
-def adaptive_max_pool2d(x, rows, cols):
-    """(y (N, C, OH, OW), rowarg, colarg): max over rows[oh] x cols[ow] windows, separably:
+def adaptive_max_pool2d_numpy(x, rows, cols):
+    """(y (N, C, OH, OW), winners = (rowarg, colarg)): max over rows[oh] x cols[ow] windows, separably:
     first over each column window within every row, then over the window's rows (taking the
     first maximum at both stages gives the row-major first). Each stage works on a copy with
     the reduced axis first, so its slices are contiguous."""
     colmax, colarg = window_max_first_axis(xp.ascontiguousarray(x.transpose(3, 0, 1, 2)), cols)   # (OW, N, C, H)
     y, rowarg = window_max_first_axis(xp.ascontiguousarray(colmax.transpose(3, 0, 1, 2)), rows)   # (OH, OW, N, C)
-    return y.transpose(2, 3, 0, 1), rowarg, colarg
+    return y.transpose(2, 3, 0, 1), (rowarg, colarg)
 
 
-def adaptive_max_pool2d_flat_indices(rowarg, colarg, W):
+def adaptive_max_pool2d_indices_numpy(winners, W):
     """torch's returned indices h*W + w: the winning column of the winning row."""
+    rowarg, colarg = winners
     w = xp.take_along_axis(colarg.transpose(1, 2, 0, 3), rowarg.transpose(2, 3, 1, 0), axis=-1)
     return rowarg.transpose(2, 3, 0, 1) * W + w.transpose(0, 1, 3, 2)
 
 
-def adaptive_max_pool2d_backward(dy, rowarg, colarg, rows, cols, x_shape):
+def adaptive_max_pool2d_backward_numpy(dy, winners, rows, cols, x_like):
     """Undo the two stages in reverse: dy to each window's winning row, then each row's
     gradient to its winning column."""
-    N, C, H, W = x_shape
+    (N, C, H, W), _ = x_like
+    rowarg, colarg = winners
     dy_t = xp.ascontiguousarray(dy.transpose(2, 3, 0, 1))                                  # (OH, OW, N, C)
     dcolmax = window_max_first_axis_backward(dy_t, rowarg, rows, H)                      # (H, OW, N, C)
     dcolmax = xp.ascontiguousarray(dcolmax.transpose(1, 2, 3, 0))                        # (OW, N, C, H)
     return window_max_first_axis_backward(dcolmax, colarg, cols, W).transpose(1, 2, 3, 0)  # (N, C, H, W)
+
+
+# -- adaptive max pooling: the compiled twin ------------------------------------------------
+# One window at a time over x's planes. Adaptive windows are large (global pooling: the whole
+# plane) and a running maximum changes rarely, so the branch that updates it is predicted
+# and the plain loop is fast; the winners are kept as flat positions h*W + w in the plane,
+# torch's returned indices themselves. With small windows (under _ADAPTIVE_MIN_AREA values
+# each on average) the branch is taken often and the NumPy twin's separable passes measured
+# faster; turning its record into flat positions for the compiled scatter cost more than the
+# scatter saved, so small windows keep the NumPy twin both ways.
+_ADAPTIVE_MIN_AREA = 32
+
+
+@jit
+def _adaptive_max(x, sign, row_lo, row_hi, col_lo, col_hi, y, where):
+    """y[p, a, b] = max (sign 1) or min (sign -1) of x[p] over rows [row_lo[a], row_hi[a]) and
+    columns [col_lo[b], col_hi[b]), where[p, a, b] = h*W + w of its first (row-major)
+    position; a NaN wins at its first position."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    for p in range(P):
+        for a in range(OH):
+            for b in range(OW):
+                m = sign * x[p, row_lo[a], col_lo[b]]
+                k = row_lo[a] * W + col_lo[b]
+                if m == m:
+                    for h in range(row_lo[a], row_hi[a]):
+                        for w in range(col_lo[b], col_hi[b]):
+                            v = sign * x[p, h, w]
+                            if v > m or v != v:
+                                m = v
+                                k = h * W + w
+                                if v != v:
+                                    break
+                        if m != m:
+                            break
+                y[p, a, b] = sign * m
+                where[p, a, b] = k
+
+
+@jit
+def _adaptive_max_backward(dy, where, dx):
+    """dx[p, where[p, a, b]] += dy[p, a, b] (dx flat planes, zero on entry; windows may overlap)."""
+    P, OH, OW = dy.shape
+    for p in range(P):
+        for a in range(OH):
+            for b in range(OW):
+                dx[p, where[p, a, b]] += dy[p, a, b]
+
+
+def _bounds_arrays(bounds):
+    lo = xp.array([b[0] for b in bounds], xp.int64)
+    hi = xp.array([b[1] for b in bounds], xp.int64)
+    return lo, hi
+
+
+def adaptive_max_pool2d_compiled(x, rows, cols):
+    """(y, winners): y and winners (the flat positions h*W + w, int64) by one compiled pass
+    over x's planes in x's memory order for large windows; the NumPy twin (and its own
+    record) for small windows and non-float x."""
+    N, C, H, W = x.shape
+    if x.dtype.kind != "f" or H * W < _ADAPTIVE_MIN_AREA * len(rows) * len(cols):
+        return adaptive_max_pool2d_numpy(x, rows, cols)
+    planes, channel_major = as_planes(x)
+    y, y_planes = new_planes(N, C, len(rows), len(cols), x.dtype, channel_major)
+    where, where_planes = new_planes(N, C, len(rows), len(cols), xp.int64, channel_major)
+    _adaptive_max(planes, x.dtype.type(1), *_bounds_arrays(rows), *_bounds_arrays(cols), y_planes, where_planes)
+    return y, where
+
+
+def adaptive_max_pool2d_indices_compiled(winners, W):
+    """torch's indices h*W + w: the compiled forward's winners (the NumPy twin's otherwise)."""
+    if isinstance(winners, tuple):
+        return adaptive_max_pool2d_indices_numpy(winners, W)
+    return winners
+
+
+def adaptive_max_pool2d_backward_compiled(dy, winners, rows, cols, x_like):
+    """dx in x's memory order, each window's dy added at its winner (one compiled pass)."""
+    if isinstance(winners, tuple) or dy.dtype.kind != "f":
+        return adaptive_max_pool2d_backward_numpy(dy, winners, rows, cols, x_like)
+    (N, C, H, W), channel_major = x_like
+    order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
+    dy_planes = xp.ascontiguousarray(dy.transpose(order)).reshape(-1, *dy.shape[2:])
+    where_planes = xp.ascontiguousarray(winners.transpose(order)).reshape(-1, *winners.shape[2:])
+    dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major, zero=True)
+    _adaptive_max_backward(dy_planes, where_planes, dx_planes.reshape(-1, H * W))
+    return dx
+
+
+adaptive_max_pool2d = pick(adaptive_max_pool2d_compiled, adaptive_max_pool2d_numpy)
+adaptive_max_pool2d_indices = pick(adaptive_max_pool2d_indices_compiled, adaptive_max_pool2d_indices_numpy)
+adaptive_max_pool2d_backward = pick(adaptive_max_pool2d_backward_compiled, adaptive_max_pool2d_backward_numpy)

@@ -11,3 +11,35 @@ def batch_norm_eval(x, gamma, beta, mean, var, eps):
     g = gamma.reshape(shape) / np.sqrt(var.reshape(shape) + eps)
     y = (x - mean.reshape(shape)) * g + beta.reshape(shape)
     return y, lambda dy: dy * g
+
+
+def adaptive_bounds(size, out):
+    """torch's adaptive windows: start_i = floor(i*size/out), end_i = ceil((i+1)*size/out)."""
+    return [(int(np.floor(i * size / out)), int(np.ceil((i + 1) * size / out))) for i in range(out)]
+
+
+def adaptive_max_pool2d_by_windows(x, out):
+    """(y, indices, dx_of): y[n,c,i,j] = max of x[n,c] over torch's window rows_i x cols_j,
+    indices its flat position h*W + w (the first in row-major order on ties), and dx_of(dy)
+    routing each dy to that position (adding where windows overlap)."""
+    N, C, H, W = x.shape
+    rows, cols = adaptive_bounds(H, out[0]), adaptive_bounds(W, out[1])
+    y = np.zeros((N, C) + tuple(out))
+    indices = np.zeros((N, C) + tuple(out), dtype=np.int64)
+    for n in range(N):
+        for c in range(C):
+            for i, (r0, r1) in enumerate(rows):
+                for j, (c0, c1) in enumerate(cols):
+                    best = None
+                    for h in range(r0, r1):
+                        for w in range(c0, c1):
+                            if best is None or x[n, c, h, w] > best:
+                                best, indices[n, c, i, j] = x[n, c, h, w], h * W + w
+                    y[n, c, i, j] = best
+
+    def dx_of(dy):
+        dx = np.zeros((N, C, H * W))
+        for n, c, i, j in np.ndindex(dy.shape):
+            dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]
+        return dx.reshape(x.shape)
+    return y, indices, dx_of

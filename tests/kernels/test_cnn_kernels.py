@@ -381,3 +381,51 @@ def test_compiled_window_sum_scatter_is_faster_than_its_twin():
     dy = _channel_major(np.random.default_rng(12).standard_normal((32, 16, 14, 14)).astype(np.float32))
     assert _faster(lambda: P.window_sum_backward_compiled(dy, P.describe(x), *g),
                    lambda: P.window_sum_backward_numpy(dy, P.describe(x), *g))
+
+
+# -- adaptive max pooling: both twins against torch's windows ------------------------------
+ADAPTIVE = [  # (shape, out)
+    ((2, 3, 16, 16), (1, 1)),        # global: the compiled pass
+    ((2, 2, 13, 11), (2, 1)),        # large windows of unequal sizes
+    ((1, 3, 17, 17), (2, 2)),        # overlapping (17 / 2): row 8 and column 8 in two windows
+    ((2, 2, 7, 5), (3, 2)),          # small overlapping windows: the NumPy twin in both modes
+    ((2, 2, 6, 6), (6, 6)),          # one value per window
+]
+
+
+@pytest.mark.parametrize("shape, out", ADAPTIVE)
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adaptive_max_pool_twins_match_windows(shape, out, layout, dtype):
+    r = np.random.default_rng(sum(shape))
+    x = r.standard_normal(shape)
+    x[0, 0] = np.maximum(x[0, 0], 0)                             # ReLU's zeros: ties
+    x[-1, -1] = 0.0                                              # all tied: the first position wins
+    if layout != "C":
+        x = _channel_major(x)
+    x = x.astype(dtype)
+    y_ref, idx_ref, dx_of = ref_cnn.adaptive_max_pool2d_by_windows(x.astype(np.float64), out)
+    rows, cols = ref_cnn.adaptive_bounds(shape[2], out[0]), ref_cnn.adaptive_bounds(shape[3], out[1])
+    dy = r.standard_normal(y_ref.shape).astype(dtype)
+    tol = dict(rtol=1e-15) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)   # overlaps add
+    twins = [(P.adaptive_max_pool2d_numpy, P.adaptive_max_pool2d_indices_numpy, P.adaptive_max_pool2d_backward_numpy),
+             (P.adaptive_max_pool2d_compiled, P.adaptive_max_pool2d_indices_compiled,
+              P.adaptive_max_pool2d_backward_compiled)]
+    for forward, indices, backward in twins:
+        y, winners = forward(x, rows, cols)
+        np.testing.assert_array_equal(y, y_ref.astype(dtype))
+        np.testing.assert_array_equal(indices(winners, shape[3]), idx_ref)
+        dx = backward(dy, winners, rows, cols, P.describe(x))
+        assert dx.dtype == dtype and dx.shape == x.shape
+        np.testing.assert_allclose(dx, dx_of(dy.astype(np.float64)), **tol)
+
+
+@compiled_only
+def test_compiled_global_max_pool_is_faster_than_its_twin():
+    x = _channel_major(np.random.default_rng(13).standard_normal((16, 64, 32, 32)).astype(np.float32))
+    rows = cols = [(0, 32)]
+    dy = np.ones((16, 64, 1, 1), np.float32)
+    assert _faster(lambda: P.adaptive_max_pool2d_compiled(x, rows, cols), lambda: P.adaptive_max_pool2d_numpy(x, rows, cols))
+    wc, wn = P.adaptive_max_pool2d_compiled(x, rows, cols)[1], P.adaptive_max_pool2d_numpy(x, rows, cols)[1]
+    assert _faster(lambda: P.adaptive_max_pool2d_backward_compiled(dy, wc, rows, cols, P.describe(x)),
+                   lambda: P.adaptive_max_pool2d_backward_numpy(dy, wn, rows, cols, P.describe(x)))
