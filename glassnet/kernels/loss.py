@@ -13,12 +13,13 @@ class indices t (R,), class weights w (C,) (ones when None) and label smoothing 
     dx_r   = (p_r sum_c q_rc - q_r) up_r                   (p_r - onehot(t_r) when w = 1, eps = 0)
 
 The forward keeps p for the backward, which is then one pass with no exponential. The
-compiled forward walks each row while it is in cache (its max; exp and sum, in float64; the
-division; the loss); NumPy makes a pass over the whole (R, C) array per step (max, subtract,
-exp, sum, divide, gather) and pays its per-call cost for each, which is most of the time at
-the benchmarks' sizes (128 x 10). ``math.exp`` compiles to a scalar libm call (Numba has no
-vector math library here), so with many classes per row the compiled forward is no faster
-than NumPy's vectorised exp; the backward still is.
+compiled forward is three passes: one compiled walk per row for its max and the shift
+x - m, NumPy's exp over the whole array in place, and a second compiled walk per row for the
+sum (in float64), the division and the loss. The exp stays NumPy's because ``math.exp`` in
+Numba is a scalar libm call (no vector math library here), which with many classes per row
+made an all-compiled forward slower than NumPy's. NumPy alone makes a pass over the whole
+array per step (max, subtract, exp, sum, divide, gather) and pays its per-call cost for each,
+which is most of the time at the benchmarks' small sizes (128 x 10).
 """
 from __future__ import annotations
 
@@ -85,7 +86,21 @@ def cross_entropy_backward_numpy(p, t, w=None, ignore_index=-100, smoothing=0.0,
 
 # -- compiled twins -------------------------------------------------------------------------------
 @jit
-def _cross_entropy_rows(x, t, w, ignore_index, smoothing, p, loss):
+def _shift_rows(x, shifted, m):
+    """m_r = max_c x_rc;  shifted_rc = x_rc - m_r."""
+    R, C = x.shape
+    for r in range(R):
+        top = x[r, 0]
+        for c in range(1, C):
+            top = max(top, x[r, c])
+        m[r] = top
+        for c in range(C):
+            shifted[r, c] = x[r, c] - top
+
+
+@jit
+def _normalise_rows(x, t, w, ignore_index, smoothing, p, m, loss):
+    """p holds exp(x - m) on entry and softmax(x) on return; loss_r as in the module docstring."""
     R, C = x.shape
     keep_t = 1.0 - smoothing
     share = smoothing / C
@@ -95,18 +110,13 @@ def _cross_entropy_rows(x, t, w, ignore_index, smoothing, p, loss):
         if tr == ignore_index or tr < 0 or tr >= C:       # out of range: the wrapper raises
             loss[r] = 0.0
             continue
-        m = x[r, 0]
-        for c in range(1, C):
-            m = max(m, x[r, c])
         s = 0.0
         for c in range(C):
-            e = math.exp(x[r, c] - m)
-            p[r, c] = e
-            s += e
-        inv = 1.0 / s
+            s += p[r, c]
+        inv = p.dtype.type(1.0 / s)
         for c in range(C):
             p[r, c] *= inv
-        lse = m + math.log(s)
+        lse = m[r] + math.log(s)
         wt = w[tr]
         value = keep_t * wt * (lse - x[r, tr])
         if smoothing != 0.0:
@@ -154,9 +164,10 @@ def cross_entropy_compiled(x, t, w=None, ignore_index=-100, smoothing=0.0):
         return cross_entropy_numpy(x, t, w, ignore_index, smoothing)
     R, C = x.shape
     x = xp.ascontiguousarray(x)
-    p = xp.empty_like(x)
-    loss = xp.empty(R, x.dtype)
-    total = _cross_entropy_rows(x, t, _weights(w, C), int(ignore_index), float(smoothing), p, loss)
+    p, m, loss = xp.empty_like(x), xp.empty(R, x.dtype), xp.empty(R, x.dtype)
+    _shift_rows(x, p, m)
+    xp.exp(p, out=p)         # NumPy's vectorised exp: Numba's math.exp is a scalar call per element
+    total = _normalise_rows(x, t, _weights(w, C), int(ignore_index), float(smoothing), p, m, loss)
     _check_targets(t, C, ignore_index, "cross_entropy")
     return loss, p, total
 
