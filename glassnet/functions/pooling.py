@@ -80,28 +80,22 @@ def adaptive_bounds(size: int, out: int):
     return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
-def _averaging_matrix(size: int, out: int, dtype):
-    """A (out, size) matrix whose row i averages the i-th adaptive window."""
-    A = xp.zeros((out, size), dtype)
-    for i, (lo, hi) in enumerate(adaptive_bounds(size, out)):
-        A[i, lo:hi] = 1.0 / (hi - lo)
-    return A
-
-
 class AdaptiveAvgPool2d(Function):
-    """y = A_h x A_w^T per plane: A_h (OH, H), A_w (OW, W) average torch's adaptive windows.
+    """y = A_h x A_w^T per plane: A_h (OH, H), A_w (OW, W) average torch's adaptive windows
+    (row i of A_h holds 1 / (end_i - start_i) over [start_i, end_i), 0 elsewhere).
 
     Averaging over a rectangle is separable (rows, then columns), so the pooling is two small
     matrix products and its backward the transposed products: dx = A_h^T dy A_w.
     """
 
     def forward(self, x, out):
-        H, W = x.shape[-2:]
-        self.Ah, self.Aw = _averaging_matrix(H, out[0], x.dtype), _averaging_matrix(W, out[1], x.dtype)
-        return xp.matmul(self.Ah, x @ self.Aw.T)
+        self.rows, self.cols = adaptive_bounds(x.shape[2], out[0]), adaptive_bounds(x.shape[3], out[1])
+        self.x_like = kernels.describe(x)          # what dx must look like
+        return kernels.adaptive_avg_pool2d(x, self.rows, self.cols)             # A_h x A_w^T
 
     def backward(self, dy):
-        return xp.matmul(self.Ah.T, dy @ self.Aw)
+        # each x in window (i, j) contributes x / |window| to y[i, j]: dx = A_h^T dy A_w
+        return kernels.adaptive_avg_pool2d_backward(dy, self.rows, self.cols, self.x_like)
 
 
 class AdaptiveMaxPool2d(Function):

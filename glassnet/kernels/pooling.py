@@ -19,8 +19,10 @@ compiled twin (same signature) is one pass over x's image planes, used where it 
 the notes above ``_max_pool_2x2`` and ``_scatter_pays``): forward and backward for 2x2 /
 stride-2 windows, the backward's scatter for any other 2-d window that overlaps or is padded.
 Both keep y, the arg-max and dx in the input's memory order (channel-major after a
-convolution: see ``kernels/convolution.py``). The adaptive max is separable in its NumPy
-twin and one compiled pass per window in the other (see the note above ``_adaptive_max``).
+convolution: see ``kernels/convolution.py``). Adaptive pooling (torch's windows
+[floor(i*size/out), ceil((i+1)*size/out))) is separable in its NumPy twins (the average as
+two matrix products) and compiled passes over the planes in the other: the average always,
+the max for large windows (see the notes above ``_adaptive_max`` and ``_adaptive_avg``).
 """
 from __future__ import annotations
 
@@ -454,3 +456,93 @@ def adaptive_max_pool2d_backward_compiled(dy, winners, rows, cols, x_like):
 adaptive_max_pool2d = pick(adaptive_max_pool2d_compiled, adaptive_max_pool2d_numpy)
 adaptive_max_pool2d_indices = pick(adaptive_max_pool2d_indices_compiled, adaptive_max_pool2d_indices_numpy)
 adaptive_max_pool2d_backward = pick(adaptive_max_pool2d_backward_compiled, adaptive_max_pool2d_backward_numpy)
+
+
+# -- adaptive average pooling ---------------------------------------------------------------
+# The NumPy twin is the separable matrix form y = A_h x A_w^T (A_h (OH, H) and A_w (OW, W)
+# average the windows), its backward dx = A_h^T dy A_w. The compiled twin is the same
+# separation as loops over x's planes: for each row window, the column sums of its rows
+# (a row of W float64 sums, which vectorises), then each column window's share of them.
+
+def _averaging_matrix(bounds, size, dtype):
+    """A (out, size) matrix whose row i averages the i-th window [lo, hi)."""
+    A = xp.zeros((len(bounds), size), dtype)
+    for i, (lo, hi) in enumerate(bounds):
+        A[i, lo:hi] = 1.0 / (hi - lo)
+    return A
+
+
+def adaptive_avg_pool2d_numpy(x, rows, cols):
+    Ah, Aw = _averaging_matrix(rows, x.shape[2], x.dtype), _averaging_matrix(cols, x.shape[3], x.dtype)
+    return xp.matmul(Ah, x @ Aw.T)
+
+
+def adaptive_avg_pool2d_backward_numpy(dy, rows, cols, x_like):
+    (N, C, H, W), _ = x_like
+    Ah, Aw = _averaging_matrix(rows, H, dy.dtype), _averaging_matrix(cols, W, dy.dtype)
+    return xp.matmul(Ah.T, dy @ Aw)
+
+
+@jit
+def _adaptive_avg(x, row_lo, row_hi, col_lo, col_hi, y):
+    """y[p, a, b] = mean of x[p] over rows [row_lo[a], row_hi[a]) x columns [col_lo[b], col_hi[b])."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    colsum = xp.empty(W, xp.float64)
+    for p in range(P):
+        for a in range(OH):
+            colsum[:] = 0.0
+            for h in range(row_lo[a], row_hi[a]):
+                for w in range(W):
+                    colsum[w] += x[p, h, w]
+            for b in range(OW):
+                s = 0.0
+                for w in range(col_lo[b], col_hi[b]):
+                    s += colsum[w]
+                y[p, a, b] = s / ((row_hi[a] - row_lo[a]) * (col_hi[b] - col_lo[b]))
+
+
+@jit
+def _adaptive_avg_backward(dy, row_lo, row_hi, col_lo, col_hi, dx):
+    """dx[p, h, w] = sum over the windows (a, b) holding (h, w) of dy[p, a, b] / window size
+    (dx zero on entry: windows may overlap)."""
+    P, OH, OW = dy.shape
+    W = dx.shape[2]
+    share = xp.empty(W, dx.dtype)
+    for p in range(P):
+        for a in range(OH):
+            share[:] = 0
+            for b in range(OW):
+                g = dy[p, a, b] / ((row_hi[a] - row_lo[a]) * (col_hi[b] - col_lo[b]))
+                for w in range(col_lo[b], col_hi[b]):
+                    share[w] += g
+            for h in range(row_lo[a], row_hi[a]):
+                for w in range(W):
+                    dx[p, h, w] += share[w]
+
+
+def adaptive_avg_pool2d_compiled(x, rows, cols):
+    """y in x's memory order by one compiled pass over its planes (the NumPy twin for non-float x)."""
+    if x.dtype.kind != "f":
+        return adaptive_avg_pool2d_numpy(x, rows, cols)
+    N, C = x.shape[:2]
+    planes, channel_major = as_planes(x)
+    y, y_planes = new_planes(N, C, len(rows), len(cols), x.dtype, channel_major)
+    _adaptive_avg(planes, *_bounds_arrays(rows), *_bounds_arrays(cols), y_planes)
+    return y
+
+
+def adaptive_avg_pool2d_backward_compiled(dy, rows, cols, x_like):
+    """dx in x's memory order by one compiled pass (the NumPy twin for non-float dy)."""
+    if dy.dtype.kind != "f":
+        return adaptive_avg_pool2d_backward_numpy(dy, rows, cols, x_like)
+    (N, C, H, W), channel_major = x_like
+    order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
+    dy_planes = xp.ascontiguousarray(dy.transpose(order)).reshape(-1, *dy.shape[2:])
+    dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major, zero=True)
+    _adaptive_avg_backward(dy_planes, *_bounds_arrays(rows), *_bounds_arrays(cols), dx_planes)
+    return dx
+
+
+adaptive_avg_pool2d = pick(adaptive_avg_pool2d_compiled, adaptive_avg_pool2d_numpy)
+adaptive_avg_pool2d_backward = pick(adaptive_avg_pool2d_backward_compiled, adaptive_avg_pool2d_backward_numpy)

@@ -43,3 +43,23 @@ def adaptive_max_pool2d_by_windows(x, out):
             dx[n, c, indices[n, c, i, j]] += dy[n, c, i, j]
         return dx.reshape(x.shape)
     return y, indices, dx_of
+
+
+def adaptive_avg_pool2d_by_windows(x, out):
+    """(y, dx_of): y[n,c,i,j] = mean of x[n,c] over torch's window rows_i x cols_j, and
+    dx_of(dy) giving every position of window (i, j) dy[n,c,i,j] / its size (adding where
+    windows overlap)."""
+    N, C, H, W = x.shape
+    rows, cols = adaptive_bounds(H, out[0]), adaptive_bounds(W, out[1])
+    y = np.zeros((N, C) + tuple(out))
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            y[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+
+    def dx_of(dy):
+        dx = np.zeros(x.shape)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                dx[:, :, r0:r1, c0:c1] += dy[:, :, i, j, None, None] / ((r1 - r0) * (c1 - c0))
+        return dx
+    return y, dx_of

@@ -429,3 +429,36 @@ def test_compiled_global_max_pool_is_faster_than_its_twin():
     wc, wn = P.adaptive_max_pool2d_compiled(x, rows, cols)[1], P.adaptive_max_pool2d_numpy(x, rows, cols)[1]
     assert _faster(lambda: P.adaptive_max_pool2d_backward_compiled(dy, wc, rows, cols, P.describe(x)),
                    lambda: P.adaptive_max_pool2d_backward_numpy(dy, wn, rows, cols, P.describe(x)))
+
+
+@pytest.mark.parametrize("shape, out", ADAPTIVE + [((2, 3, 7, 7), (7, 7)), ((1, 2, 9, 4), (4, 3))])
+@pytest.mark.parametrize("layout", ["C", "channel-major"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adaptive_avg_pool_twins_match_windows(shape, out, layout, dtype):
+    r = np.random.default_rng(sum(shape) + 1)
+    x = r.standard_normal(shape)
+    if layout != "C":
+        x = _channel_major(x)
+    x = x.astype(dtype)
+    y_ref, dx_of = ref_cnn.adaptive_avg_pool2d_by_windows(x.astype(np.float64), out)
+    rows, cols = ref_cnn.adaptive_bounds(shape[2], out[0]), ref_cnn.adaptive_bounds(shape[3], out[1])
+    dy = r.standard_normal(y_ref.shape).astype(dtype)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
+    for forward, backward in ((P.adaptive_avg_pool2d_numpy, P.adaptive_avg_pool2d_backward_numpy),
+                              (P.adaptive_avg_pool2d_compiled, P.adaptive_avg_pool2d_backward_compiled)):
+        y = forward(x, rows, cols)
+        assert y.dtype == dtype
+        np.testing.assert_allclose(y, y_ref, **tol)
+        dx = backward(dy, rows, cols, P.describe(x))
+        assert dx.dtype == dtype and dx.shape == x.shape
+        np.testing.assert_allclose(dx, dx_of(dy.astype(np.float64)), **tol)
+
+
+@compiled_only
+def test_compiled_adaptive_avg_pool_is_faster_than_its_twin():
+    x = _channel_major(np.random.default_rng(14).standard_normal((16, 128, 14, 14)).astype(np.float32))
+    rows = cols = [(0, 7), (7, 14)]
+    dy = _channel_major(np.ones((16, 128, 2, 2), np.float32))
+    assert _faster(lambda: P.adaptive_avg_pool2d_compiled(x, rows, cols), lambda: P.adaptive_avg_pool2d_numpy(x, rows, cols))
+    assert _faster(lambda: P.adaptive_avg_pool2d_backward_compiled(dy, rows, cols, P.describe(x)),
+                   lambda: P.adaptive_avg_pool2d_backward_numpy(dy, rows, cols, P.describe(x)))
