@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd.function import Function
+from ..kernels.gemm import affine
 
 
 class Linear(Function):
@@ -9,10 +10,7 @@ class Linear(Function):
 
     def forward(self, x, W, b=None):
         self.x, self.W = x, W
-        y = x @ W.T
-        if b is not None:
-            y += b
-        return y
+        return affine(x, W, b)          # y = x @ W.T + b   (kernels/gemm.py)
 
     def backward(self, dy):
         # y[n,j] = sum_i x[n,i] W[j,i] + b[j], so with dy = dL/dy:

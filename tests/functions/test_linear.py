@@ -76,3 +76,36 @@ def test_linear_default_init_bound():
 def test_functional_linear_names_both_shapes():
     with pytest.raises(gn.ShapeError, match=r"input has 4 features \(shape \(2, 4\)\), weight expects 3"):
         F.linear(gn.zeros(2, 4), gn.zeros(5, 3))
+
+
+# -- one-row inputs (batch-1 inference): the row kernel of kernels/gemm.py ---------------------
+
+ROW_CASES = ["linear_row_37_19", "linear_row_64_8_nobias", "linear_row_5_1"]
+
+
+@pytest.mark.parametrize("case_name", ROW_CASES)
+def test_linear_one_row_matches_torch(case_name, fixtures):
+    case = fixtures[case_name]
+    bias = "bias" in case
+    J, K = case["weight"].shape
+    layer = gn.nn.Linear(K, J, bias=bias).to(gn.float64)
+    layer.load_state_dict({k: case[k] for k in ("weight", "bias") if k in case})
+    x = gn.tensor(case["x"], requires_grad=True)
+    y = layer(x)
+    y.backward(gn.tensor(case["dy"]))
+    checks = [(y, "y"), (x.grad, "dx"), (layer.weight.grad, "dweight")]
+    checks += [(layer.bias.grad, "dbias")] if bias else []
+    for got, key in checks:
+        np.testing.assert_allclose(got.numpy(), case[key], rtol=1e-6, atol=1e-12, err_msg=key)
+    with gn.no_grad():                      # inference in float32, as the benchmark runs it
+        y32 = layer.to(gn.float32)(gn.tensor(case["x"], dtype=gn.float32))
+    assert y32.dtype == gn.float32
+    np.testing.assert_allclose(y32.numpy(), case["y"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_one_row_gradcheck(bias, rng):
+    # 6 outputs: one block of four rows in the compiled kernel and a tail of two
+    x, w = rng.tensor(1, 7), rng.tensor(6, 7)
+    args = (x, w, rng.tensor(6)) if bias else (x, w)
+    assert gn.gradcheck(F.linear, args)

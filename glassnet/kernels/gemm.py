@@ -1,0 +1,97 @@
+"""How ``functions/linear.py``'s affine map runs fast: y = x W^T + b, and which library does the products.
+
+The math (``functions/linear.py``; checked against ``tests/functions/reference_linear.py``:
+``affine_by_sums``, in ``tests/kernels/test_gemm.py``):
+
+    y[n, j] = b[j] + sum_i x[n, i] W[j, i]          x (N, K)   W (J, K)   b (J,)   ->   y (N, J)
+
+* **Many rows** (training batches, 3-d inputs): one BLAS product ``x @ W.T`` (NumPy's
+  OpenBLAS) and the bias added in place.
+* **One row** (batch-1 inference): the product is a matrix-vector product, and BLAS's
+  per-call machinery and the separate bias pass are a large part of its time. The compiled
+  :func:`affine_row_compiled` walks W's rows four at a time, reading x once per four outputs,
+  and starts each sum from the bias; its NumPy twin :func:`affine_row_numpy` calls
+  ``np.dot(W, x)`` (BLAS's matrix-vector product, cheaper per call than ``x @ W.T``) and adds
+  the bias. Both are serial: BLAS keeps the threads (``kernels/__init__.py``).
+
+The compiled row kernel sums in a different order than BLAS (``fastmath`` reassociation,
+so the sum vectorises); the reference test bounds the difference at float32 and float64
+tolerances.
+
+**Other GEMM libraries.** ``bench/gemm_survey.py`` measures NumPy's OpenBLAS against BLIS
+(cython-blis), Intel MKL (the ``mkl`` wheel, through ``cblas_sgemm``) and torch at every
+product glassnet's benchmark workloads run. None was taken: on the benchmark machine MKL
+matched OpenBLAS at the Linear shapes and was slower at the convolutions' products, BLIS's
+wheel ran generic (unvectorised) kernels on this CPU without threads, and mixing MKL's
+OpenMP workers with OpenBLAS's in one process made products alternating between the two
+many times slower unless MKL's workers stopped spinning at once. The README's benchmark
+section has the measured table.
+"""
+from __future__ import annotations
+
+from ..backend import xp
+from . import jit, pick
+
+
+def affine_row_numpy(x, W, b, y):
+    """y = W x + b for one row x (K,), W (J, K), b (J,) or None, into y (J,)."""
+    xp.dot(W, x, out=y)
+    if b is not None:
+        y += b
+    return y
+
+
+@jit(fastmath={"reassoc", "contract"})
+def _affine_row(x, W, b, y):
+    # y[j] = b[j] + sum_i W[j, i] x[i], four output rows per pass over x: each x[i] is loaded
+    # once for four products, and the four running sums stay in registers. Reassociation
+    # lets each sum run in SIMD lanes (without it the loop stays scalar).
+    J, K = W.shape
+    j = 0
+    while j + 4 <= J:
+        s0, s1, s2, s3 = b[j], b[j + 1], b[j + 2], b[j + 3]
+        for i in range(K):
+            xi = x[i]
+            s0 += W[j, i] * xi
+            s1 += W[j + 1, i] * xi
+            s2 += W[j + 2, i] * xi
+            s3 += W[j + 3, i] * xi
+        y[j], y[j + 1], y[j + 2], y[j + 3] = s0, s1, s2, s3
+        j += 4
+    while j < J:
+        s = b[j]
+        for i in range(K):
+            s += W[j, i] * x[i]
+        y[j] = s
+        j += 1
+
+
+def affine_row_compiled(x, W, b, y):
+    """y = W x + b for one row in one compiled pass over W (C-ordered, x and b contiguous, one
+    floating dtype); anything else takes the NumPy twin."""
+    dtype = W.dtype
+    if (dtype.kind != "f" or x.dtype != dtype or y.dtype != dtype or not W.flags.c_contiguous
+            or not x.flags.c_contiguous or not y.flags.c_contiguous
+            or (b is not None and (b.dtype != dtype or not b.flags.c_contiguous))):
+        return affine_row_numpy(x, W, b, y)
+    _affine_row(x, W, xp.zeros(W.shape[0], dtype) if b is None else b, y)
+    return y
+
+
+affine_row = pick(affine_row_compiled, affine_row_numpy)
+
+
+def affine(x, W, b=None):
+    """y = x W^T + b over the last axis of x (N, *, K), W (J, K), b (J,) or None -> (N, *, J).
+
+    A 2-d x with one row takes :data:`affine_row` (the compiled kernel or its twin); every
+    other shape one BLAS product and the bias added in place.
+    """
+    if x.ndim == 2 and x.shape[0] == 1 and x.dtype == W.dtype:
+        y = xp.empty((1, W.shape[0]), W.dtype)
+        affine_row(x[0], W, b, y[0])
+        return y
+    y = x @ W.T
+    if b is not None:
+        y += b
+    return y
