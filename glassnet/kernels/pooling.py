@@ -11,8 +11,9 @@ The math (checked against ``tests/functions/reference.py``: ``max_pool2d_by_wind
 Min pooling is max pooling with ``largest=False``. Geometry arguments: ``kernel`` (kh, kw),
 ``stride`` (sh, sw), ``pads`` (top, bottom, left, right), ``dilation`` (dh, dw), ``out`` (OH, OW).
 
-Average pooling sums windows with the same kh*kw whole-array passes in both modes; its
-backward is a compiled scatter for strided 2-d windows that overlap or are padded.
+Average pooling sums windows with the same kh*kw whole-array passes in its NumPy twin; the
+compiled twin sums and scatters strided 2-d windows that overlap or are padded (see
+``_sum_compiled_pays``).
 
 Max pooling's NumPy twin loops over the kh*kw kernel offsets with whole-array ops; its
 compiled twin (same signature) is one pass over x's image planes, used where it pays (see
@@ -245,8 +246,8 @@ def max_pool2d_arg(x, memo, kernel, stride, pads, dilation, out, largest=True):
     return max_pool2d_numpy(x, kernel, stride, pads, dilation, out, largest)[1]
 
 
-# -- average (and sum) pooling: the sum in NumPy, its scatter compiled where it pays -----------------------------------------
-def window_sum(x, kernel, stride, pads, out):
+# -- average (and sum) pooling: compiled where it pays -----------------------------------------
+def window_sum_numpy(x, kernel, stride, pads, out):
     """Sum of x over every window (padding counts as zeros), in x's memory layout."""
     kh, kw = kernel
     win = window_view(x, kernel, stride, pads, (1, 1), out, 0.0)
@@ -271,6 +272,51 @@ def window_sum_backward_numpy(g, x_like, kernel, stride, pads, out):
     return dx
 
 
+def _sum_compiled_pays(kernel, stride, pads):
+    """Window sums and their scatter run compiled for 2-d windows that stride by 2 or more and
+    overlap or are padded (ceil_mode, 3x3 / stride 2): there the NumPy twin's kh*kw passes
+    run over strided views of a padded copy. Tiling windows, stride 1 and 1-d pooling keep the
+    twin, whose passes are few, or long and contiguous, and measured as fast or faster."""
+    return min(stride) >= 2 and _scatter_pays(kernel, stride, pads, (1, 1))
+
+
+@jit
+def _window_sum_rows(x, kh, kw, sh, sw, top, left, y):
+    """y[p, a, b] = sum of x[p] over rows a*sh - top + i, columns b*sw - left + j (0 <= i < kh,
+    0 <= j < kw; padding adds nothing): per output row, the column sums of its kh rows (a row
+    of float64 sums, which vectorises), then each window's kw of them."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    colsum = xp.empty(W, xp.float64)
+    for p in range(P):
+        for a in range(OH):
+            colsum[:] = 0.0
+            for i in range(kh):
+                h = a * sh - top + i
+                if h >= 0 and h < H:
+                    for w in range(W):
+                        colsum[w] += x[p, h, w]
+            for b in range(OW):
+                s = 0.0
+                for j in range(kw):
+                    w = b * sw - left + j
+                    if w >= 0 and w < W:
+                        s += colsum[w]
+                y[p, a, b] = s
+
+
+def window_sum_compiled(x, kernel, stride, pads, out):
+    """window_sum by one compiled pass over x's planes, y in x's memory order, for strided 2-d
+    windows that overlap or are padded; the NumPy twin otherwise (see _sum_compiled_pays)."""
+    if x.dtype.kind != "f" or not _sum_compiled_pays(kernel, stride, pads):
+        return window_sum_numpy(x, kernel, stride, pads, out)
+    N, C = x.shape[:2]
+    planes, channel_major = as_planes(x)
+    y, y_planes = new_planes(N, C, out[0], out[1], x.dtype, channel_major)
+    _window_sum_rows(planes, kernel[0], kernel[1], stride[0], stride[1], pads[0], pads[2], y_planes)
+    return y
+
+
 @jit
 def _window_sum_rows_backward(g, kh, kw, sh, sw, top, left, dx):
     """dx[p, a*sh - top + i, b*sw - left + j] += g[p, a, b] for every in-bounds tap (i, j) of
@@ -293,11 +339,10 @@ def _window_sum_rows_backward(g, kh, kw, sh, sw, top, left, dx):
 
 
 def window_sum_backward_compiled(g, x_like, kernel, stride, pads, out):
-    """window_sum_backward by one compiled scatter for 2-d windows that overlap or are padded
-    and stride by more than 1, dx in x's layout; the NumPy twin otherwise (with stride 1 its
-    kh*kw passes run over long contiguous rows and measured as fast or faster)."""
+    """window_sum_backward by one compiled scatter for strided 2-d windows that overlap or
+    are padded, dx in x's layout; the NumPy twin otherwise (see _sum_compiled_pays)."""
     (N, C, H, W), channel_major = x_like
-    if g.dtype.kind != "f" or min(stride) < 2 or not _scatter_pays(kernel, stride, pads, (1, 1)):
+    if g.dtype.kind != "f" or not _sum_compiled_pays(kernel, stride, pads):
         return window_sum_backward_numpy(g, x_like, kernel, stride, pads, out)
     order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
     g_planes = xp.ascontiguousarray(g.transpose(order)).reshape(-1, *g.shape[2:])
@@ -306,6 +351,7 @@ def window_sum_backward_compiled(g, x_like, kernel, stride, pads, out):
     return dx
 
 
+window_sum = pick(window_sum_compiled, window_sum_numpy)
 window_sum_backward = pick(window_sum_backward_compiled, window_sum_backward_numpy)
 
 

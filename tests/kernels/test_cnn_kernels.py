@@ -366,7 +366,10 @@ def test_window_sum_backward_twins_match_windows(shape, kernel, stride, pads, la
     out = _out(shape, kernel, stride, pads, (1, 1))
     y_ref, dx_of = ref.avg_pool2d_by_windows(x.astype(np.float64), kernel, stride, pads, 1)
     tol = dict(rtol=1e-13) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(P.window_sum(x, kernel, stride, pads, out), y_ref, **tol)
+    for forward in (P.window_sum_numpy, P.window_sum_compiled):
+        y = forward(x, kernel, stride, pads, out)
+        assert y.dtype == dtype
+        np.testing.assert_allclose(y, y_ref, **tol)
     dy = r.standard_normal(y_ref.shape).astype(dtype)
     for backward in (P.window_sum_backward_numpy, P.window_sum_backward_compiled):
         dx = backward(dy, P.describe(x), kernel, stride, pads, out)
@@ -375,9 +378,12 @@ def test_window_sum_backward_twins_match_windows(shape, kernel, stride, pads, la
 
 
 @compiled_only
-def test_compiled_window_sum_scatter_is_faster_than_its_twin():
+def test_compiled_window_sum_and_scatter_are_faster_than_their_twins():
     g = ((2, 2), (2, 2), (0, 1, 0, 1), (14, 14))                 # 2x2, ceil_mode on 27x27
-    x = _channel_major(np.zeros((32, 16, 27, 27), np.float32))
+    x = _channel_major(np.random.default_rng(15).standard_normal((32, 16, 27, 27)).astype(np.float32))
+    big = ((3, 3), (2, 2), (1, 1, 1, 1), (14, 14))               # 3x3 / stride 2, padded
+    x28 = _channel_major(np.random.default_rng(16).standard_normal((32, 16, 28, 28)).astype(np.float32))
+    assert _faster(lambda: P.window_sum_compiled(x28, *big), lambda: P.window_sum_numpy(x28, *big))
     dy = _channel_major(np.random.default_rng(12).standard_normal((32, 16, 14, 14)).astype(np.float32))
     assert _faster(lambda: P.window_sum_backward_compiled(dy, P.describe(x), *g),
                    lambda: P.window_sum_backward_numpy(dy, P.describe(x), *g))
