@@ -16,7 +16,9 @@ transcript lost: the equations below are torch's, see GRU for the notes' own for
   dx_t = da_t W_ih.
 
 Each step's arithmetic is one call of a named kernel from ``glassnet/kernels/recurrent.py``
-(``kernels.lstm_forward`` and so on): the equations are written beside every call, the
+(``kernels.lstm_forward`` and so on), and so are the two products over the whole sequence
+(``kernels.project_steps``: x_t W_ih^T + b for all t; ``kernels.sum_over_steps``: the sums
+over t of the weight and bias gradients): the equations are written beside every call, the
 kernel module holds how they run fast, and ``tests/kernels/test_recurrent_kernels.py``
 checks every kernel against the textbook loop in ``tests/functions/reference.py``.
 
@@ -37,20 +39,6 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp
 from ..kernels import recurrent as kernels
-
-
-def _each_step(X, W, b=None):
-    """X_t W^T + b for every step t at once: (T, N, I) -> (T, N, G*H), one matrix product."""
-    T, N, I = X.shape
-    A = X.reshape(T * N, I) @ W.T
-    if b is not None:
-        A += b
-    return A.reshape(T, N, -1)
-
-
-def _sum_over_steps(dA, X):
-    """sum_t dA_t^T X_t: the gradient of a weight every step shares, one matrix product."""
-    return dA.reshape(-1, dA.shape[-1]).T @ X.reshape(-1, X.shape[-1])
 
 
 def _sum_bias(b_ih, b_hh):
@@ -79,12 +67,12 @@ class _Sequence(Function):
         """One (N, width) array per step for gradients; zero where a step is padding."""
         return (xp.zeros if self.steps.padded else xp.empty)((T, N, width), self.dtype)
 
-    def _input_grads(self, dA, W_ih, need_x, need_W_ih):
-        """dx_t = da_t W_ih and dW_ih = sum_t da_t^T x_t."""
+    def _input_grads(self, dA, W_ih, need_x, need_W_ih, need_b):
+        """dx_t = da_t W_ih, dW_ih = sum_t da_t^T x_t and db = sum_t da_t."""
         T, N = dA.shape[:2]
         dx = self.steps.scatter((dA.reshape(T * N, -1) @ W_ih).reshape(T, N, -1)) if need_x else None
-        dW_ih = _sum_over_steps(dA, self.x) if need_W_ih else None
-        return dx, dW_ih
+        dW_ih, db = kernels.sum_over_steps(dA, self.x, need_W_ih, need_b)
+        return dx, dW_ih, db
 
 
 class RNN(_Sequence):
@@ -100,7 +88,7 @@ class RNN(_Sequence):
         self.relu, self.has_bias = nonlinearity == "relu", b_ih is not None or b_hh is not None
         self.W_ih, self.W_hh = W_ih, W_hh
         step = kernels.rnn_relu_forward if self.relu else kernels.rnn_tanh_forward
-        ax = _each_step(self.x, W_ih, _sum_bias(b_ih, b_hh))     # x_t W_ih^T + b_ih + b_hh, all t
+        ax = kernels.project_steps(self.x, W_ih, _sum_bias(b_ih, b_hh))   # x_t W_ih^T + b_ih + b_hh, all t
         h = self.h = self._states(h0, T, N, H)
         ah = xp.empty((N, H), self.dtype)                       # h_{t-1} W_hh^T of one step
         for t, b in enumerate(self.steps.sizes):                # b: sequences still running
@@ -127,9 +115,8 @@ class RNN(_Sequence):
             step(dh[:b], dY[t, :b], h[t + 1, :b], dA[t, :b])    # da_t = (dh + dy_t) * act'(a_t)
             xp.matmul(dA[t, :b], W_hh, out=dh[:b])             # dh_{t-1} = da_t W_hh
         need = self.needs_input_grad
-        dx, dW_ih = self._input_grads(dA, self.W_ih, need[0], need[2])
-        dW_hh = _sum_over_steps(dA, h[:-1]) if need[3] else None   # sum_t da_t^T h_{t-1}
-        db = dA.sum(axis=(0, 1)) if self.has_bias else None
+        dx, dW_ih, db = self._input_grads(dA, self.W_ih, need[0], need[2], self.has_bias)
+        dW_hh = kernels.sum_over_steps(dA, h[:-1])[0] if need[3] else None   # sum_t da_t^T h_{t-1}
         return (dx, steps.unsort(dh) if need[1] else None, dW_ih, dW_hh,
                 db if need[4] else None, db.copy() if need[5] else None)
 
@@ -153,7 +140,7 @@ class LSTM(_Sequence):
         self.has_bias = b_ih is not None or b_hh is not None
         self.W_ih, self.W_hh = W_ih, W_hh
         # x_t W_ih^T + b for all t and all gates; step t turns its row into its gates i, f, g, o
-        gates = self.gates = _each_step(self.x, W_ih, _sum_bias(b_ih, b_hh))
+        gates = self.gates = kernels.project_steps(self.x, W_ih, _sum_bias(b_ih, b_hh))
         h, c = self.h, self.c = self._states(h0, T, N, H), self._states(c0, T, N, H)
         tanh_c = self.tanh_c = xp.empty((T, N, H), self.dtype)
         ah = xp.empty((N, 4 * H), self.dtype)                     # h_{t-1} W_hh^T of one step
@@ -190,9 +177,8 @@ class LSTM(_Sequence):
                                   dA[t, :b])
             xp.matmul(dA[t, :b], W_hh, out=dh[:b])               # dh_{t-1} = da_t W_hh (four gates)
         need = self.needs_input_grad
-        dx, dW_ih = self._input_grads(dA, self.W_ih, need[0], need[3])
-        dW_hh = _sum_over_steps(dA, h[:-1]) if need[4] else None  # sum_t da_t^T h_{t-1}
-        db = dA.sum(axis=(0, 1)) if self.has_bias else None
+        dx, dW_ih, db = self._input_grads(dA, self.W_ih, need[0], need[3], self.has_bias)
+        dW_hh = kernels.sum_over_steps(dA, h[:-1])[0] if need[4] else None   # sum_t da_t^T h_{t-1}
         return (dx, steps.unsort(dh) if need[1] else None, steps.unsort(dc) if need[2] else None,
                 dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
 
@@ -229,8 +215,8 @@ class GRU(_Sequence):
         if self.reset_after:
             # x_t W_ih^T + b for all t, where b is b_ih and b_hr, b_hz (b_hn stays inside r * (...));
             # step t turns its row into its gates r, z, n
-            gates = self.gates = _each_step(self.x, W_ih, b_ih + xp.concatenate([b_hh[:2 * H],
-                                                                                  xp.zeros(H, self.dtype)]))
+            b = b_ih + xp.concatenate([b_hh[:2 * H], xp.zeros(H, self.dtype)])
+            gates = self.gates = kernels.project_steps(self.x, W_ih, b)
             b_hn = b_hh[2 * H:]
             un = self.un = xp.empty((T, N, H), self.dtype)        # h_{t-1} W_hn^T + b_hn of every step
             ah = xp.empty((N, 3 * H), self.dtype)                 # h_{t-1} W_hh^T of one step
@@ -242,7 +228,7 @@ class GRU(_Sequence):
                 xp.matmul(h[t, :b], W_hh.T, out=ah[:b])           # all three gates, one product
                 kernels.gru_forward(ah[:b], b_hn, h[t, :b], gates[t, :b], un[t, :b], h[t + 1, :b])
         else:
-            ax = _each_step(self.x, W_ih, b_ih + b_hh)            # here b_hn sits outside r, with b_in
+            ax = kernels.project_steps(self.x, W_ih, b_ih + b_hh)  # here b_hn sits outside r, with b_in
             gates = self.gates = xp.empty((T, N, 3 * H), self.dtype)  # r, z, n of every step
             W_hrz, W_hn = W_hh[:2 * H], W_hh[2 * H:]
             rh = self.rh = xp.empty((T, N, H), self.dtype)        # r * h_{t-1} of every step
@@ -297,16 +283,15 @@ class GRU(_Sequence):
                 kernels.gru_reset_backward(d_rh[:b], h[t, :b], self.gates[t, :b], dA[t, :b], dh_direct[:b])
                 xp.matmul(dA[t, :b, :2 * H], W_hrz, out=dh_rec[:b])
         need = self.needs_input_grad
-        dx, dW_ih = self._input_grads(dA, self.W_ih, need[0], need[2])
+        dx, dW_ih, db = self._input_grads(dA, self.W_ih, need[0], need[2], need[4] or need[5])
         dh0 = steps.unsort(dh_direct + dh_rec) if need[1] else None
-        db_ih = dA.sum(axis=(0, 1)) if need[4] else None
-        dW_hh = db_hh = None
-        if self.reset_after:
-            dW_hh = _sum_over_steps(dU, h[:-1]) if need[3] else None      # sum_t du_t^T h_{t-1}
-            db_hh = dU.sum(axis=(0, 1)) if need[5] else None
+        db_ih = db if need[4] else None
+        if self.reset_after:                                             # sum_t du_t^T h_{t-1}, sum_t du_t
+            dW_hh, db_hh = kernels.sum_over_steps(dU, h[:-1], need[3], need[5])
         else:
+            dW_hh = None
             if need[3]:                                                  # [da_rz^T h_{t-1}; da_n^T (r h_{t-1})]
-                dW_hh = xp.concatenate([_sum_over_steps(dA[..., :2 * H], h[:-1]),
-                                        _sum_over_steps(dA[..., 2 * H:], self.rh)])
-            db_hh = dA.sum(axis=(0, 1)) if need[5] else None             # b_hh enters as b_ih does
+                dW_hh = xp.concatenate([kernels.sum_over_steps(dA[..., :2 * H], h[:-1])[0],
+                                        kernels.sum_over_steps(dA[..., 2 * H:], self.rh)[0]])
+            db_hh = db.copy() if need[5] else None                       # b_hh enters as b_ih does
         return dx, dh0, dW_ih, dW_hh, db_ih, db_hh

@@ -55,14 +55,14 @@ import numpy as np
 
 from . import BACKEND, jit, pick
 
-__all__ = ["StepOrder", "stored_gates",
+__all__ = ["StepOrder", "project_steps", "sum_over_steps", "stored_gates",
            "rnn_tanh_forward", "rnn_tanh_backward", "rnn_relu_forward", "rnn_relu_backward",
            "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
            "gru_reset_update_forward", "gru_candidate_forward",
            "gru_candidate_backward", "gru_reset_backward"]
 
 #: every kernel name; each has a ``_numba`` and a ``_numpy`` twin
-KERNELS = tuple(__all__[2:])
+KERNELS = tuple(__all__[4:])
 
 
 # --------------------------------------------------------------------------- step order
@@ -145,6 +145,53 @@ class StepOrder:
         b = self.sizes[t]
         if b < S.shape[1]:
             S[t + 1, b:] = S[t, b:]
+
+
+# --------------------------------------------------------------------------- every step at once
+
+def _folds_bias(I, GH):
+    """Whether the bias rides in the matrix product as a column of ones appended to the inputs:
+    that copies the (T*N, I) inputs once to save a pass over the (T*N, G*H) result, which pays
+    when the inputs are the narrower of the two."""
+    return I < GH // 2
+
+
+def _with_ones(X2):
+    """[X | 1]: the (rows, I) inputs with a column of ones appended, (rows, I + 1)."""
+    rows, I = X2.shape
+    X1 = np.empty((rows, I + 1), X2.dtype)
+    X1[:, :I] = X2
+    X1[:, I] = 1
+    return X1
+
+
+def project_steps(X, W, b=None):
+    """A_t = X_t W^T + b for every step t: (T, N, I) -> (T, N, G*H), one matrix product over
+    the steps stacked as (T*N, I) rows (the input side of every step: it does not depend on
+    h). With a bias and narrow inputs the bias is the product's last column, [X | 1] [W | b]^T.
+    Checked through the primitives against reference.py's loops (test_recurrent_kernels.py)."""
+    T, N, I = X.shape
+    X2 = X.reshape(T * N, I)
+    if b is None:
+        A = X2 @ W.T
+    elif _folds_bias(I, W.shape[0]):
+        A = _with_ones(X2) @ np.concatenate([W, b[:, None]], axis=1).T
+    else:
+        A = X2 @ W.T
+        A += b
+    return A.reshape(T, N, -1)
+
+
+def sum_over_steps(dA, X, weight=True, bias=False):
+    """(sum_t dA_t^T X_t, sum_t of dA_t's rows): the gradients of a weight and a bias every step
+    shares, one matrix product over the stacked steps (the bias's as the product with the column
+    of ones of ``project_steps``, or a sum where the bias is not folded); None where not asked."""
+    GH, (T, N, I) = dA.shape[-1], X.shape
+    dA2, X2 = dA.reshape(T * N, GH), X.reshape(T * N, I)
+    if bias and weight and _folds_bias(I, GH):
+        dWb = dA2.T @ _with_ones(X2)
+        return np.ascontiguousarray(dWb[:, :I]), dWb[:, I].copy()
+    return (dA2.T @ X2 if weight else None), (dA2.sum(axis=0) if bias else None)
 
 
 # --------------------------------------------------------------------------- scalar helpers
@@ -413,13 +460,15 @@ def lstm_backward_numpy(dh, dy, dc, c_prev, gates, tanh_c, dz):
     np.multiply(dc, c_prev, out=df)
     np.multiply(dc, i, out=dg)
     dc *= f                                      # dc_{t-1}
-    # through the activations, in terms of their outputs a: (1 - a) for every gate, then a
-    # for a sigmoid gate (a (1 - a)) and 1 + g for tanh ((1 - g)(1 + g) = 1 - g^2)
-    D *= 1 - _blocks(gates, 4)
-    D[:2] *= _blocks(gates, 4)[:2]
-    do *= o
-    dg *= 1 + g
-    _gate_rows(_blocks(dz, 1)[0], 4)[...] = D.transpose(1, 0, 2)
+    tmp = np.empty_like(dc)                      # through the activations, gate by gate
+    for d, s in ((di, i), (df, f), (do, o)):
+        np.subtract(1, s, out=tmp)
+        tmp *= s
+        d *= tmp                                 # sigmoid: s (1 - s)
+    np.multiply(g, g, out=tmp)
+    np.subtract(1, tmp, out=tmp)
+    dg *= tmp                                    # tanh: 1 - g^2
+    _gate_rows(_blocks(dz, 1)[0], 4).transpose(1, 0, 2)[...] = D     # (read in D's order: faster)
 
 
 # --------------------------------------------------------------------------- GRU, reset after
@@ -504,11 +553,12 @@ def gru_backward_numpy(dh_carry, dh_rec, dy, h_prev, gates, un, da, du):
     np.multiply(d_an, un, out=d_ar)              # dr = da_n u_n
     np.subtract(h_prev, n, out=d_az)
     d_az *= dh_t                                 # dz = dh_t (h_{t-1} - n)
-    sig = 1 - blocks[:2]
-    sig *= blocks[:2]
-    D[:2] *= sig                                 # through the sigmoids: s (1 - s)
+    for d, s in ((d_ar, r), (d_az, z)):
+        np.subtract(1, s, out=tmp)
+        tmp *= s
+        d *= tmp                                 # through the sigmoids: s (1 - s)
     np.multiply(dh_t, z, out=dh_carry)
-    _gate_rows(_blocks(da, 1)[0], 3)[...] = D.transpose(1, 0, 2)
+    _gate_rows(_blocks(da, 1)[0], 3).transpose(1, 0, 2)[...] = D     # (read in D's order: faster)
     du_rows = _gate_rows(_blocks(du, 1)[0], 3)
     du_rows[:, 0] = d_ar
     du_rows[:, 1] = d_az
