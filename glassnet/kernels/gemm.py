@@ -33,9 +33,9 @@ from ..backend import xp
 from . import jit, pick
 
 
-def affine_row_numpy(x, W, b, y):
-    """y = W x + b for one row x (K,), W (J, K), b (J,) or None, into y (J,)."""
-    xp.dot(W, x, out=y)
+def affine_row_numpy(x, W, b):
+    """y = x W^T + b for one row x (1, K), W (J, K), b (J,) or None  ->  y (1, J)."""
+    y = xp.dot(W, x[0]).reshape(1, -1)
     if b is not None:
         y += b
     return y
@@ -43,39 +43,39 @@ def affine_row_numpy(x, W, b, y):
 
 @jit(fastmath={"reassoc", "contract"})
 def _affine_row(x, W, b, y):
-    # y[j] = b[j] + sum_i W[j, i] x[i], four output rows per pass over x: each x[i] is loaded
-    # once for four products, and the four running sums stay in registers. Reassociation
-    # lets each sum run in SIMD lanes (without it the loop stays scalar).
+    # y[0, j] = b[j] + sum_i W[j, i] x[0, i], four output rows per pass over x: each x[0, i] is
+    # loaded once for four products, and the four running sums stay in registers.
+    # Reassociation lets each sum run in SIMD lanes (without it the loop stays scalar).
     J, K = W.shape
     j = 0
     while j + 4 <= J:
         s0, s1, s2, s3 = b[j], b[j + 1], b[j + 2], b[j + 3]
         for i in range(K):
-            xi = x[i]
+            xi = x[0, i]
             s0 += W[j, i] * xi
             s1 += W[j + 1, i] * xi
             s2 += W[j + 2, i] * xi
             s3 += W[j + 3, i] * xi
-        y[j], y[j + 1], y[j + 2], y[j + 3] = s0, s1, s2, s3
+        y[0, j], y[0, j + 1], y[0, j + 2], y[0, j + 3] = s0, s1, s2, s3
         j += 4
     while j < J:
         s = b[j]
         for i in range(K):
-            s += W[j, i] * x[i]
-        y[j] = s
+            s += W[j, i] * x[0, i]
+        y[0, j] = s
         j += 1
 
 
-def affine_row_compiled(x, W, b, y):
-    """y = W x + b for one row in one compiled pass over W (C-ordered, x and b contiguous, one
-    floating dtype); anything else takes the NumPy twin."""
+def affine_row_compiled(x, W, b):
+    """y = x W^T + b for one row x (1, K) in one compiled pass over W, when x, W and b are
+    C-ordered and of one floating dtype; anything else takes the NumPy twin."""
     dtype = W.dtype
-    if (dtype.kind != "f" or x.dtype != dtype or y.dtype != dtype or not W.flags.c_contiguous
-            or not x.flags.c_contiguous or not y.flags.c_contiguous
-            or (b is not None and (b.dtype != dtype or not b.flags.c_contiguous))):
-        return affine_row_numpy(x, W, b, y)
-    _affine_row(x, W, xp.zeros(W.shape[0], dtype) if b is None else b, y)
-    return y
+    if (dtype.kind == "f" and x.dtype == dtype and W.flags.c_contiguous and x.flags.c_contiguous
+            and (b is None or (b.dtype == dtype and b.flags.c_contiguous))):
+        y = xp.empty((1, W.shape[0]), dtype)
+        _affine_row(x, W, xp.zeros(W.shape[0], dtype) if b is None else b, y)
+        return y
+    return affine_row_numpy(x, W, b)
 
 
 affine_row = pick(affine_row_compiled, affine_row_numpy)
@@ -87,10 +87,8 @@ def affine(x, W, b=None):
     A 2-d x with one row takes :data:`affine_row` (the compiled kernel or its twin); every
     other shape one BLAS product and the bias added in place.
     """
-    if x.ndim == 2 and x.shape[0] == 1 and x.dtype == W.dtype:
-        y = xp.empty((1, W.shape[0]), W.dtype)
-        affine_row(x[0], W, b, y[0])
-        return y
+    if x.ndim == 2 and x.shape[0] == 1:
+        return affine_row(x, W, b)
     y = x @ W.T
     if b is not None:
         y += b
