@@ -13,7 +13,15 @@ computed as the adjoint of the forward's copies (each kernel offset's rows added
 they were read from), which is the same sum term by term. The tests in
 ``tests/kernels/test_convolution_kernels.py`` check every path against the textbook forms.
 
-Two paths, chosen by :func:`conv_shifts.worth_it` (fewer rows written wins):
+Three paths. The rule that picks among them, in order (tested in
+``tests/kernels/test_winograd.py`` and ``tests/functions/test_convolution.py``):
+
+1. **Winograd F(2x2, 3x3)** (``kernels/winograd.py``) when :func:`winograd.worth_it`: a 3x3
+   kernel, stride 1, no dilation, one group, padding <= 2, at least 32 input and 32 output
+   channels, and the compiled backend (the NumPy twins of its tile transforms are slower
+   than the GEMM paths, so ``GLASSNET_KERNELS=numpy`` keeps the paths below);
+2. else **shifted rows** when :func:`conv_shifts.worth_it` (stride 1, fewer rows written);
+3. else **im2col**.
 
 * **im2col** (any stride, dilation, groups): the window view of the padded input
   (``windows.windows``, no copy) is copied into ``cols`` (C*kh*kw, N*OH*OW), rows ordered
@@ -23,6 +31,9 @@ Two paths, chosen by :func:`conv_shifts.worth_it` (fewer rows written wins):
   add per kernel offset, never per pixel.
 * **shifted rows** (stride 1, several input channels): ``conv_shifts``, kh + kw contiguous
   copies instead of kh * kw strided ones (its docstring has the derivation).
+* **Winograd** (3x3, stride 1): ``winograd``, 16 GEMMs over the channels on 4x4 tiles, the
+  tile transforms compiled (its docstring has the derivation). It keeps x itself for dW
+  (no copy) and rebuilds its tiles in the backward pass.
 
 Memory layout rules (written once, here; pooling, ReLU and ``functions/shape.Reshape`` follow them):
 

@@ -49,11 +49,12 @@ from __future__ import annotations
 from ..backend import xp
 from . import BACKEND, jit, pick
 
-# Bytes of one block's largest tile matrix (16 x channels x tiles). Whole images per block;
-# small enough that V, M and their gradients stay in the 32 MB L3 between the transform that
-# writes them and the GEMM that reads them, large enough that each of the 16 GEMMs is big
-# enough for BLAS to use both threads.
-BLOCK_BYTES = 1 << 21
+# Bytes of one block's largest tile matrix (16 x channels x tiles). Whole images per block.
+# Each block makes 16 BLAS calls per product, and with two BLAS threads every call is a
+# synchronisation: on a busy machine a CIFAR step with 2 MB blocks took 2.5x as long as with
+# the whole batch in one. 16 MB keeps the calls few (a CIFAR-sized 32-channel layer in two
+# blocks) and the peak memory below the shifted-rows path's, which keeps a padded copy of x.
+BLOCK_BYTES = 1 << 24
 
 # G and its use: U = G W G^T (4x4 from 3x3); dW = G^T dU G.
 _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
@@ -69,14 +70,15 @@ def applies(kernel, stride, dilation, groups, pads):
 def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None):
     """Whether :class:`kernels.convolution.Conv2dSteps` should take this path.
 
-    Only with the compiled transforms: the NumPy twins pay a strided pass per tile position
-    and lose to the shifted-rows GEMMs. And only with at least 16 input and output channels:
-    the 16 GEMMs have C (forward) and K (input gradient) as their inner dimension, and below
-    that BLAS runs them too slowly for the 2.25x fewer products to pay (an RGB input layer
-    keeps im2col).
+    Only with the compiled transforms: the NumPy twins make a strided pass per tile position
+    and lose to the shifted-rows GEMMs. And only with at least 32 input and 32 output
+    channels: the 16 GEMMs have C (forward, dW) and K (dx) as their inner dimension, and the
+    transforms cost the same per pixel whatever the channel count, so the 2.25x fewer products
+    pay only on enough channels (forward + backward against the shifted rows, one thread:
+    0.72-0.81 of the time at 32-128 channels, 0.96-0.99 at 16, 1.17 at 8).
     """
     backend = BACKEND if backend is None else backend
-    return (backend == "numba" and N > 0 and C >= 16 and O >= 16
+    return (backend == "numba" and N > 0 and C >= 32 and O >= 32
             and applies(kernel, stride, dilation, groups, pads))
 
 

@@ -230,3 +230,59 @@ def test_conv2d_random_configurations_match_live_torch(chunk_bytes, monkeypatch)
         for got, want in [(gy, ty), (gx.grad, tx.grad), (gw.grad, tw.grad), (gb.grad, tb.grad)]:
             np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-9, atol=1e-9, err_msg=str(opts))
     assert shifted >= 10                         # both paths were exercised
+
+
+def _force_winograd(monkeypatch):
+    """Take the Winograd path wherever it applies (any channel count, either backend)."""
+    from glassnet.kernels import winograd
+    monkeypatch.setattr(winograd, "worth_it", lambda C, O, kernel, stride, dilation, groups, pads, N:
+                        N > 0 and winograd.applies(kernel, stride, dilation, groups, pads))
+    return winograd
+
+
+def _winograd_shaped(case):
+    a = case["args"]
+    return (case["dim"] == 2 and a["kernel_size"] in (3, (3, 3)) and a.get("stride", 1) == 1
+            and a.get("dilation", 1) == 1 and a.get("groups", 1) == 1)
+
+
+@pytest.mark.parametrize("case_name", sorted(name for name, case in CASES.items() if _winograd_shaped(case)))
+def test_conv_matches_torch_on_the_winograd_path(case_name, fixtures, monkeypatch):
+    """The committed torch fixtures again (the 3x3 stride-1 single-group ones), on the Winograd path."""
+    winograd = _force_winograd(monkeypatch)
+    taken = []
+    real = winograd.forward
+    monkeypatch.setattr(winograd, "forward", lambda *a: taken.append(1) or real(*a))
+    test_conv_matches_torch(case_name, fixtures)
+    assert taken
+
+
+@pytest.mark.parametrize("opts", [dict(padding=1), dict(padding=(2, 0)), {}, dict(padding="same")])
+def test_conv2d_winograd_path_gradcheck(opts, rng, monkeypatch):
+    _force_winograd(monkeypatch)
+    x, w, b = rng.tensor(2, 3, 5, 6), rng.tensor(4, 3, 3, 3), rng.tensor(4)
+    assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
+
+
+def test_conv2d_cifar_sized_float32_matches_live_torch():
+    """A 32 -> 32 channel 3x3 layer in float32, on whichever path the rule picks (Winograd on
+    the compiled backend), forward and gradients against torch at float32's precision."""
+    torch = pytest.importorskip("torch")
+    from glassnet import kernels
+    from glassnet.kernels import winograd
+    r = np.random.default_rng(11)
+    x = r.standard_normal((4, 32, 12, 12)).astype(np.float32)
+    w = (r.standard_normal((32, 32, 3, 3)) / 17).astype(np.float32)
+    b = r.standard_normal(32).astype(np.float32)
+    dy = r.standard_normal((4, 32, 12, 12)).astype(np.float32)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    torch.nn.functional.conv2d(tx, tw, tb, padding=1).backward(torch.tensor(dy))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
+    gx, gw, gb = (gn.tensor(a, requires_grad=True) for a in (x, w, b))
+    gy = F.conv2d(gx, gw, gb, padding=1)
+    gy.backward(gn.tensor(dy))
+    assert winograd.worth_it(32, 32, (3, 3), (1, 1), (1, 1), 1, (1, 1, 1, 1), 4) == (kernels.BACKEND == "numba")
+    for got, want in [(gy, ty), (gx.grad, tx.grad), (gw.grad, tw.grad), (gb.grad, tb.grad)]:
+        want = want.detach().numpy()
+        assert got.dtype == gn.float32
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
