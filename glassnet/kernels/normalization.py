@@ -25,7 +25,8 @@ channel's values are read from memory once and, for the variance's second pass, 
 from cache. Sums run in float64 over a row of L partial sums (a row of independent
 additions vectorises without reordering any one sum; a single running sum would not).
 y and dx are written in x's order; a dy stored in another order is copied into x's
-first. Anything else (a strided view, integer types) takes the NumPy twin.
+first. Short rows go elsewhere (see ``_kernel_view``); anything else (a strided view,
+integer types) takes the NumPy twin.
 """
 from __future__ import annotations
 
@@ -191,8 +192,31 @@ def _input_grad_nd(dy, x, mu, scale, k1, k2, dx):
                     dx[a, c, b, i] = dy[a, c, b, i] * s - (x[a, c, b, i] - m) * p - q
 
 
-def _compiled_ok(x):
-    return x.ndim == 2 and x.flags.c_contiguous and x.dtype.kind == "f"
+def _kernel_view(a):
+    """How the compiled steps see a: ("rows", an (N, C) view) for the row kernels,
+    ("channels", an (A, C, B, L) view) for the channel sweeps, or None (the NumPy twin).
+
+    The channel sweeps read rows of L contiguous values per channel; with short rows (L < 8)
+    and a C-ordered a, consecutive values of one channel sit C*L apart and the sweep crawled
+    (a (256, 512, 1) input ran 16x slower than NumPy: at a 2 KiB stride the cache sets
+    collide). So (N, C, 1...) inputs take the row kernels, a channel-major one sweeps each
+    channel's contiguous block as one row, and other short rows keep the NumPy twin.
+    """
+    if a.dtype.kind != "f":
+        return None
+    if a.ndim == 2:
+        return ("rows", a) if a.flags.c_contiguous else None
+    v = by_channel(a)
+    if v is None:
+        return None
+    A, C, B, L = v.shape
+    if L >= 8:
+        return "channels", v
+    if A == 1:
+        return "channels", v.reshape(1, C, 1, B * L)
+    if B * L == 1:
+        return "rows", v.reshape(A, C)
+    return None
 
 
 def _channels(v, C, dtype):
@@ -202,38 +226,31 @@ def _channels(v, C, dtype):
     return xp.ascontiguousarray(v.reshape(C), dtype=dtype)
 
 
-def _view_nd(x):
-    """x's (A, C, B, L) view for the (N, C, *) kernels, or None."""
-    return by_channel(x) if x.ndim >= 3 and x.dtype.kind == "f" else None
-
-
 def _like(dy, x):
-    """dy's (A, C, B, L) view matching x's: dy itself when stored in x's order, else a copy
+    """dy's kernel view matching x's: of dy itself when stored in x's order, else of a copy
     of dy stored that way."""
     if dy.strides != x.strides:
         stored = xp.empty_like(x)
         stored[...] = dy
         dy = stored
-    return _view_nd(dy)
+    return _kernel_view(dy)[1]
 
 
 def batch_stats_compiled(x):
-    v = _view_nd(x)
-    if v is None and not _compiled_ok(x):
+    seen = _kernel_view(x)
+    if seen is None:
         return batch_stats_numpy(x)
+    kind, v = seen
     C = x.shape[1]
     mu, var = xp.empty(C, x.dtype), xp.empty(C, x.dtype)
-    if v is None:
-        _stats_2d(x, mu, var)
-    else:
-        _stats_nd(v, mu, var)
+    (_stats_2d if kind == "rows" else _stats_nd)(v, mu, var)
     bshape = (1, C) + (1,) * (x.ndim - 2)
     mu, var = mu.reshape(bshape), var.reshape(bshape)
     return mu, var, (x, mu)
 
 
 def center_compiled(x, mu):
-    return (x, mu) if (_compiled_ok(x) or _view_nd(x) is not None) else center_numpy(x, mu)
+    return (x, mu) if _kernel_view(x) is not None else center_numpy(x, mu)
 
 
 def affine_compiled(centered, scale, beta):
@@ -241,51 +258,36 @@ def affine_compiled(centered, scale, beta):
         return affine_numpy(centered, scale, beta)
     x, mu = centered
     C = x.shape[1]
-    y = xp.empty_like(x)
+    y = xp.empty_like(x)                           # in x's order
+    kind, v = _kernel_view(x)
     args = (_channels(mu, C, x.dtype), _channels(scale, C, x.dtype), _channels(beta, C, x.dtype))
-    if x.ndim == 2:
-        _affine_2d(x, *args, y)
-    else:
-        _affine_nd(_view_nd(x), *args, _view_nd(y))
+    (_affine_2d if kind == "rows" else _affine_nd)(v, *args, _kernel_view(y)[1])
     return y
 
 
 def channel_sums_compiled(dy, centered):
-    if not isinstance(centered, tuple) or (dy.ndim == 2 and not dy.flags.c_contiguous):
-        return channel_sums_numpy(dy, _as_array(centered))
+    if not isinstance(centered, tuple):
+        return channel_sums_numpy(dy, centered)
     x, mu = centered
     C = x.shape[1]
     s1, s2 = xp.empty(C, dy.dtype), xp.empty(C, dy.dtype)
-    if x.ndim == 2:
-        _sums_2d(dy, x, _channels(mu, C, x.dtype), s1, s2)
-    else:
-        _sums_nd(_like(dy, x), _view_nd(x), _channels(mu, C, x.dtype), s1, s2)
+    kind, v = _kernel_view(x)
+    (_sums_2d if kind == "rows" else _sums_nd)(_like(dy, x), v, _channels(mu, C, x.dtype), s1, s2)
     bshape = (1, C) + (1,) * (x.ndim - 2)
     return s1.reshape(bshape), s2.reshape(bshape)
 
 
 def input_grad_compiled(dy, centered, scale, k1, k2):
-    if not isinstance(centered, tuple) or (dy.ndim == 2 and not dy.flags.c_contiguous):
-        return input_grad_numpy(dy, _as_array(centered), scale, k1, k2)
+    if not isinstance(centered, tuple):
+        return input_grad_numpy(dy, centered, scale, k1, k2)
     x, mu = centered
     C = x.shape[1]
     args = (_channels(mu, C, x.dtype), _channels(scale, C, x.dtype), _channels(k1, C, x.dtype),
             _channels(k2, C, x.dtype))
-    if x.ndim == 2:
-        dx = xp.empty_like(dy)
-        _input_grad_2d(dy, x, *args, dx)
-    else:
-        dx = xp.empty_like(x)                      # in x's order: the gradient goes back as x came
-        _input_grad_nd(_like(dy, x), _view_nd(x), *args, _view_nd(dx))
+    dx = xp.empty_like(x)                          # in x's order: the gradient goes back as x came
+    kind, v = _kernel_view(x)
+    (_input_grad_2d if kind == "rows" else _input_grad_nd)(_like(dy, x), v, *args, _kernel_view(dx)[1])
     return dx
-
-
-def _as_array(centered):
-    """x - mu as an array, from either twin's record."""
-    if isinstance(centered, tuple):
-        x, mu = centered
-        return x - mu
-    return centered
 
 
 if BACKEND == "numba":
