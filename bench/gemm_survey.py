@@ -6,7 +6,7 @@ at the products glassnet's benchmark workloads actually run (Linear forward/back
 recurrent steps, the convolutions' GEMMs as ``kernels/convolution.py`` and
 ``kernels/conv_shifts.py`` issue them), at 1 and 2 threads.
 
-    python bench/gemm_survey.py                 # everything, about 1.5 minutes
+    python bench/gemm_survey.py                 # everything, about 2 minutes on a quiet machine
     python bench/gemm_survey.py --threads 2 --only numpy,mkl --seconds 0.1
 
 Libraries (each optional; a missing one is reported and skipped):
@@ -23,15 +23,22 @@ Libraries (each optional; a missing one is reported and skipped):
   against torch.
 
 Timing: for each shape, each library in turn runs timed batches of calls for a short
-while, twice, in rotating order; the figure is its median batch. With several threads,
+while, twice, in rotating order; the figure is its fastest batch (other programs only ever
+add time). With several threads,
 each turn starts after a pause that lets the previous library's idle workers stop spinning
 (libiomp5 spins 200 ms after a call, OpenBLAS about 0.1 s), so each library is measured as
 if it were the only one in the process. (With one thread none of them has workers.)
 
-That mixing is measured on its own at the end ("alternating"): calls of two libraries
-interleaved one by one, A B A B, as if glassnet used MKL for Linear and OpenBLAS for
-everything else. Each library's per-call time in that loop is compared with its time
-alone: two thread pools spinning on the same two cores can slow both down.
+The "other CPU" column is the largest share of the machine that other processes used during
+a kept turn (a turn above ``--noise-limit`` is repeated, twice at most): on a busy machine the
+one-thread table still holds (each library's fastest batch), but two-thread products wait for
+descheduled workers and their figures say little; run it on a quiet machine.
+
+Mixing is measured on its own at the end: calls of two libraries interleaved one by one,
+A B A B, as if glassnet used MKL for Linear and OpenBLAS for everything else, each one's
+median per call in that loop beside its median alone: two thread pools spinning on the
+same two cores can slow both down. For MKL it is measured twice, the second time with
+libiomp5's workers told to sleep at once after a call (``kmp_set_blocktime(0)``).
 """
 from __future__ import annotations
 
@@ -310,7 +317,7 @@ def time_libraries(fns, seconds, rounds=2, settle=0.0, limit=1.0, batch_seconds=
                         turn.append(_batch(fn, n))
                 if load.share <= limit or attempt == 2:
                     break
-                time.sleep(0.5)                           # someone else is busy: wait, then repeat
+                time.sleep(0.25)                          # someone else is busy: wait, then repeat
             samples[name] += turn
             noise = max(noise, load.share)
     return {name: min(s) for name, s in samples.items()}, noise
@@ -333,7 +340,7 @@ def time_cycle(fns, seconds, limit=1.0):
                     out.append(time.perf_counter() - t0)
         if load.share <= limit:
             break
-        time.sleep(0.5)
+        time.sleep(0.25)
     return [statistics.median(t) for t in times], load.share
 
 

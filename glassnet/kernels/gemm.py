@@ -20,12 +20,12 @@ tolerances.
 
 **Other GEMM libraries.** ``bench/gemm_survey.py`` measures NumPy's OpenBLAS against BLIS
 (cython-blis), Intel MKL (the ``mkl`` wheel, through ``cblas_sgemm``) and torch at every
-product glassnet's benchmark workloads run. None was taken: on the benchmark machine MKL
-matched OpenBLAS at the Linear shapes and was slower at the convolutions' products, BLIS's
-wheel ran generic (unvectorised) kernels on this CPU without threads, and mixing MKL's
-OpenMP workers with OpenBLAS's in one process made products alternating between the two
-many times slower unless MKL's workers stopped spinning at once. The README's benchmark
-section has the measured table.
+product glassnet's benchmark workloads run. None was taken: on one thread MKL matched or
+trailed OpenBLAS at the Linear products and trailed it at the convolutions', and so did
+whole mlp and bn_mlp training steps with Linear's products on MKL; BLIS's wheel ran its
+generic (unvectorised) kernels on this CPU, without threads; and products alternating
+between MKL and OpenBLAS in one process ran many times slower than either alone while
+MKL's OpenMP workers spun after each call. The README's benchmark section has the table.
 """
 from __future__ import annotations
 
