@@ -87,18 +87,23 @@ def tiles(OH, OW):
     return (OH + 1) // 2, (OW + 1) // 2
 
 
+def _GG(dtype):
+    """G (x) G (16 x 9): vec(G w G^T) = (G (x) G) vec(w) for a 3x3 w, row-major vec."""
+    G = xp.asarray(_G, dtype)
+    return xp.kron(G, G)
+
+
 def filter_transform(W):
-    """U (16, K, C) = G W[k, c] G^T for every kernel, 4x4 positions flattened."""
-    G = xp.asarray(_G, W.dtype)
+    """U (16, K, C) = G W[k, c] G^T for every kernel, 4x4 positions flattened: one
+    (16 x 9) @ (9 x K*C) product."""
     K, C = W.shape[:2]
-    return xp.einsum("ai,kcij,bj->abkc", G, W, G, optimize=True).reshape(16, K, C)
+    return (_GG(W.dtype) @ W.reshape(K * C, 9).T).reshape(16, K, C)
 
 
 def filter_transform_adjoint(dU):
     """dW (K, C, 3, 3) = G^T dU G: the weight gradient from the Winograd-domain one."""
-    G = xp.asarray(_G, dU.dtype)
     K, C = dU.shape[1:]
-    return xp.einsum("ai,abkc,bj->kcij", G, dU.reshape(4, 4, K, C), G, optimize=True)
+    return xp.ascontiguousarray((_GG(dU.dtype).T @ dU.reshape(16, K * C)).T).reshape(K, C, 3, 3)
 
 
 def images_per_block(N, channels, TH, TW, itemsize):
