@@ -33,9 +33,13 @@ from ..backend import xp
 from . import jit, pick
 
 
-def affine_row_numpy(x, W, b):
-    """y = x W^T + b for one row x (1, K), W (J, K), b (J,) or None  ->  y (1, J)."""
-    y = xp.dot(W, x[0]).reshape(1, -1)
+def affine_row_numpy(x, W, b, out=None):
+    """y = x W^T + b for one row x (1, K), W (J, K), b (J,) or None  ->  y (1, J) (into ``out``)."""
+    if out is None:
+        y = xp.dot(W, x[0]).reshape(1, -1)
+    else:
+        y = out
+        xp.dot(W, x[0], out=y[0])
     if b is not None:
         y += b
     return y
@@ -66,30 +70,36 @@ def _affine_row(x, W, b, y):
         j += 1
 
 
-def affine_row_compiled(x, W, b):
-    """y = x W^T + b for one row x (1, K) in one compiled pass over W, when x, W and b are
-    C-ordered and of one floating dtype; anything else takes the NumPy twin."""
+def affine_row_compiled(x, W, b, out=None):
+    """y = x W^T + b for one row x (1, K) in one compiled pass over W (into ``out``), when x, W, b
+    and out are C-ordered and of one floating dtype; anything else takes the NumPy twin."""
     dtype = W.dtype
     if (dtype.kind == "f" and x.dtype == dtype and W.flags.c_contiguous and x.flags.c_contiguous
-            and (b is None or (b.dtype == dtype and b.flags.c_contiguous))):
-        y = xp.empty((1, W.shape[0]), dtype)
+            and (b is None or (b.dtype == dtype and b.flags.c_contiguous))
+            and (out is None or (out.dtype == dtype and out.flags.c_contiguous))):
+        y = xp.empty((1, W.shape[0]), dtype) if out is None else out
         _affine_row(x, W, xp.zeros(W.shape[0], dtype) if b is None else b, y)
         return y
-    return affine_row_numpy(x, W, b)
+    return affine_row_numpy(x, W, b, out)
 
 
 affine_row = pick(affine_row_compiled, affine_row_numpy)
 
 
-def affine(x, W, b=None):
-    """y = x W^T + b over the last axis of x (N, *, K), W (J, K), b (J,) or None -> (N, *, J).
+def affine(x, W, b=None, out=None):
+    """y = x W^T + b over the last axis of x (N, *, K), W (J, K), b (J,) or None -> (N, *, J),
+    into ``out`` when given (it must have y's shape and dtype; ``gn.compile``'s buffers).
 
     A 2-d x with one row takes :data:`affine_row` (the compiled kernel or its twin); every
-    other shape one BLAS product and the bias added in place.
+    other shape one BLAS product and the bias added in place. With or without ``out`` the
+    same operations run, so the results are equal bit for bit.
     """
     if x.ndim == 2 and x.shape[0] == 1:
-        return affine_row(x, W, b)
-    y = x @ W.T
+        return affine_row(x, W, b, out)
+    if out is None:
+        y = x @ W.T
+    else:
+        y = xp.matmul(x, W.T, out=out)
     if b is not None:
         y += b
     return y

@@ -121,3 +121,25 @@ def test_compiled_row_kernel_is_faster_than_its_twin():
             return
     raise AssertionError(f"compiled {c * 1e6 / 50:.2f} us is not faster than its NumPy twin {t * 1e6 / 50:.2f} us: "
                          "a fall-back to scalar code?")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 37), (4, 37), (2, 3, 37)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_affine_into_a_buffer_equals_the_fresh_result_bit_for_bit(dtype, shape, bias):
+    # gn.compile replays Linear into buffers allocated once; eager allocates: both must agree exactly
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(dtype)
+    W = rng.standard_normal((19, 37)).astype(dtype)
+    b = rng.standard_normal(19).astype(dtype) if bias else None
+    out = np.full(shape[:-1] + (19,), np.nan, dtype)
+    assert gemm.affine(x, W, b, out=out) is out
+    np.testing.assert_array_equal(out, gemm.affine(x, W, b))
+
+
+@pytest.mark.parametrize("twin", TWINS)
+def test_row_twins_write_into_a_buffer(twin):
+    x, W, b = _data(37, 19, np.float32)
+    out = np.full((1, 19), np.nan, np.float32)
+    assert TWINS[twin](x, W, b, out) is out
+    np.testing.assert_array_equal(out, TWINS[twin](x, W, b))
