@@ -14,7 +14,7 @@ shaped like ``torch.compile`` (and doing what ``torch.jit.trace`` does) removes 
    captured as well as the layers, and no layer's Python runs again on replay.
 2. **Plan.** The calls become one straight-line Python function (``compiled.code`` shows it):
    each primitive's ``forward`` is called directly on arrays, and ``Linear`` and ``ReLU`` -- the
-   batch-1 hot path -- write into buffers allocated once (``matmul(x, W.T, out=buf)``), the
+   batch-1 hot path -- write into buffers allocated once (``affine(x, W, b, out=buf)``), the
    way torch's ``mode="reduce-overhead"`` replays on static buffers. Parameters and buffers are
    read by reference, so an optimizer step, ``load_state_dict`` or any in-place update is seen.
 3. **Check.** The first replay also runs the model eagerly and compares the two, value for value:
@@ -27,7 +27,7 @@ shaped like ``torch.compile`` (and doing what ``torch.jit.trace`` does) removes 
 
 Replayed results equal eager's bit for bit: each step runs the same NumPy / kernel call on the
 same operands (the buffer forms call the very operation the Function's forward calls, with
-``out=``: ``x @ W.T`` then ``+= b`` for Linear, ``maximum(x, 0)`` for ReLU, which is also what
+``out=``: ``kernels.gemm.affine`` for Linear, ``maximum(x, 0)`` for ReLU, which is also what
 the compiled ReLU kernel computes, NaN and the sign of zero included); the first-replay check
 enforces it.
 
@@ -64,6 +64,7 @@ from .functions.activation import ReLU as _ReLU
 from .functions.dropout import Dropout as _Dropout
 from .functions.embedding import Embedding as _Embedding
 from .functions.linear import Linear as _Linear
+from .kernels.gemm import affine as _affine
 from .nn.module import Module
 from .tensor import Tensor
 
@@ -482,7 +483,7 @@ class _Builder:
     def __init__(self, plan, model, args, calls, output, buffers):
         self.plan, self.model, self.args, self.calls, self.output = plan, model, args, calls, output
         self.use_buffers = buffers
-        self.env = {"_wrap": Tensor._wrap, "_matmul": xp.matmul, "_add": xp.add, "_maximum": xp.maximum}
+        self.env = {"_wrap": Tensor._wrap, "_affine": _affine, "_maximum": xp.maximum}
         self.names = {}        # id(Tensor) -> local name
         self.arrays = {}       # id(ndarray) -> local name (a detached alias of a recorded value)
         self.owned = []        # (array, name): inputs and outputs that own their memory
@@ -592,11 +593,11 @@ class _Builder:
             if x._data.dtype != y.dtype or W._data.dtype != y.dtype:
                 return None
             xs, Ws = self.value(x), self.value(W)
-            WT = self.bind("t", W._data.T)          # a view: in-place updates of W are seen
+            bs = "None" if b is None else self.value(b)
             self.alloc(name, y, is_output)
-            self.lines.append(f"_matmul({xs}, {WT}, out={name})   # Linear: y = x W^T ({Ws} viewed transposed)")
-            if b is not None:
-                self.lines.append(f"_add({name}, {self.value(b)}, out={name})   #   + b")
+            # the kernel eager's forward calls, writing into the buffer: the same operations, so
+            # the same bits (W and b are read by reference: in-place updates are seen)
+            self.lines.append(f"_affine({xs}, {Ws}, {bs}, out={name})   # Linear: y = x W^T + b")
             return y.nbytes
         x = call.inputs[0]
         if not isinstance(x, Tensor) or x._data.dtype != y.dtype:

@@ -53,7 +53,7 @@ def test_mlp_replays_eager_bit_for_bit(dtype, batch):
     compiled = _compare(model, _inputs((batch, 784), 5, dtype=dtype))
     assert compiled.counts == {"recorded": 1, "replayed": 3, "eager": 1}   # the first replay is checked
     assert "replaying" in compiled.explain()
-    assert "_matmul" in compiled.code and "_maximum" in compiled.code      # the buffer forms
+    assert "_affine" in compiled.code and "_maximum" in compiled.code      # the buffer forms
 
 
 def test_unbatched_and_three_dimensional_inputs():
@@ -524,7 +524,7 @@ def test_a_compiled_child_inside_a_compiled_model():
             inner(model[0](x))                     # the child alone: its own plan, replaying
     assert inner.counts["replayed"] == 1
     outer = _compare(model, xs)                     # recorded through the child's operations
-    assert outer.counts["replayed"] == 2 and outer.code.count("_matmul") == 3
+    assert outer.counts["replayed"] == 2 and outer.code.count("_affine") == 3
 
 
 class MonteCarloDropout(nn.Module):
