@@ -147,6 +147,29 @@ def test_kernels_match_the_textbook_loop_float32(kind, twin):
     _compare(kind, a, np.array([6, 3, 6, 1, 5]), True, rtol=1e-4, atol=2e-5)
 
 
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("T,N,I,GH", [(3, 2, 2, 12), (2, 3, 9, 12), (1, 1, 1, 1), (4, 5, 3, 4)],
+                         ids=["narrow_inputs", "wide_inputs", "one", "I=3,GH=4"])
+def test_products_over_all_steps(T, N, I, GH, bias):
+    """project_steps: a_t = x_t W^T + b for every t; sum_over_steps: sum_t dA_t^T X_t and sum_t dA_t
+    over rows, against the per-step sums, on both sides of the rule that folds the bias into the
+    product (narrow inputs) or adds it after."""
+    rng = np.random.default_rng(T * 100 + I * 10 + GH)
+    X, W, dA = rng.standard_normal((T, N, I)), rng.standard_normal((GH, I)), rng.standard_normal((T, N, GH))
+    b = rng.standard_normal(GH) if bias else None
+    A = K.project_steps(X, W, b)
+    for t in range(T):
+        np.testing.assert_allclose(A[t], X[t] @ W.T + (b if bias else 0), rtol=1e-12, atol=1e-12)
+    dW, db = K.sum_over_steps(dA, X, weight=True, bias=bias)
+    np.testing.assert_allclose(dW, sum(dA[t].T @ X[t] for t in range(T)), rtol=1e-12, atol=1e-12)
+    assert dW.flags.c_contiguous
+    if bias:
+        np.testing.assert_allclose(db, sum(dA[t].sum(axis=0) for t in range(T)), rtol=1e-12, atol=1e-12)
+    else:
+        assert db is None
+    assert K.sum_over_steps(dA, X, weight=False, bias=False) == (None, None)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("which", TWINS)
 def test_one_lstm_step_directly(which, dtype):
