@@ -436,7 +436,8 @@ def test_compiled_global_max_pool_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(13).standard_normal((16, 64, 32, 32)).astype(np.float32))
     rows = cols = [(0, 32)]
     dy = np.ones((16, 64, 1, 1), np.float32)
-    assert _faster(lambda: P.adaptive_max_pool2d_compiled(x, rows, cols), lambda: P.adaptive_max_pool2d_numpy(x, rows, cols))
+    assert _faster(lambda: P.adaptive_max_pool2d_compiled(x, rows, cols),
+                   lambda: P.adaptive_max_pool2d_numpy(x, rows, cols))
     wc, wn = P.adaptive_max_pool2d_compiled(x, rows, cols)[1], P.adaptive_max_pool2d_numpy(x, rows, cols)[1]
     assert _faster(lambda: P.adaptive_max_pool2d_backward_compiled(dy, wc, rows, cols, P.describe(x)),
                    lambda: P.adaptive_max_pool2d_backward_numpy(dy, wn, rows, cols, P.describe(x)))
@@ -470,6 +471,7 @@ def test_compiled_adaptive_avg_pool_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(14).standard_normal((16, 128, 14, 14)).astype(np.float32))
     rows = cols = [(0, 7), (7, 14)]
     dy = _channel_major(np.ones((16, 128, 2, 2), np.float32))
-    assert _faster(lambda: P.adaptive_avg_pool2d_compiled(x, rows, cols), lambda: P.adaptive_avg_pool2d_numpy(x, rows, cols))
+    assert _faster(lambda: P.adaptive_avg_pool2d_compiled(x, rows, cols),
+                   lambda: P.adaptive_avg_pool2d_numpy(x, rows, cols))
     assert _faster(lambda: P.adaptive_avg_pool2d_backward_compiled(dy, rows, cols, P.describe(x)),
                    lambda: P.adaptive_avg_pool2d_backward_numpy(dy, rows, cols, P.describe(x)))
