@@ -1,7 +1,7 @@
 """How ``functions/activation.py``'s ReLU runs fast: one pass each way.
 
 The math (checked against ``tests/functions/reference.py``: ``relu``, ``relu_backward``, in
-``tests/kernels/test_activation_kernels.py``):
+``tests/kernels/test_cnn_kernels.py``):
 
     y = max(0, x)          dx = dy where y > 0, else 0 (0 at x == 0, as torch)
 

@@ -1,8 +1,8 @@
 """How ``functions/normalization.py``'s batch norm runs fast: per-channel sums and one affine pass.
 
 The math (checked against ``tests/functions/reference.py``: ``batch_norm_train`` and
-``batch_norm_backward``, in ``tests/kernels/test_normalization_kernels.py``), per channel c
-over the m values of (N, *):
+``batch_norm_backward``, and ``reference_cnn.batch_norm_eval``, in
+``tests/kernels/test_cnn_kernels.py``), per channel c over the m values of (N, *):
 
     mu = sum(x) / m        var = sum((x - mu)^2) / m        (biased)
     y  = (x - mu) * scale + beta                             scale = gamma / sqrt(var + eps)

@@ -1,12 +1,14 @@
 """How ``functions/pooling.py`` runs fast: window reductions and their scatters.
 
 The math (checked against ``tests/functions/reference.py``: ``max_pool2d_by_windows``,
-``avg_pool2d_by_windows`` and their backward forms, in ``tests/kernels/test_cnn_kernels.py``):
+``avg_pool2d_by_windows`` and their backward forms, and ``reference_cnn.py``'s adaptive
+windows, in ``tests/kernels/test_cnn_kernels.py``):
 
     max pool   y[n,c,p,q] = max_{i,j} xpad[n,c,p*sh+i*dh,q*sw+j*dw]   (padding never wins)
                arg[n,c,p,q] = the first (row-major) offset i*kw + j holding that maximum
                dx[n,c,p*sh-top+i*dh,q*sw-left+j*dw] += dy[n,c,p,q]   at (i, j) = arg
     avg pool   y = (sum over the window of xpad) / divisor;  dx = the window scatter of dy / divisor
+    adaptive   the same over torch's windows [floor(i*size/out), ceil((i+1)*size/out)) per axis
 
 Min pooling is max pooling with ``largest=False``. Geometry arguments: ``kernel`` (kh, kw),
 ``stride`` (sh, sw), ``pads`` (top, bottom, left, right), ``dilation`` (dh, dw), ``out`` (OH, OW).
