@@ -43,6 +43,16 @@ def rng():
     return _Rng(0)
 
 
+@pytest.fixture
+def one_blas_thread():
+    """BLAS on one thread for the test (rules such as Winograd's read the count), then the
+    caller's setting back (the automatic choice included)."""
+    requested = gn.threads._requested
+    gn.set_num_threads(1)
+    yield
+    gn.set_num_threads(requested)
+
+
 class _Fixtures:
     def __init__(self, cases):
         self.cases = cases

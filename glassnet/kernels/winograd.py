@@ -71,19 +71,30 @@ def applies(kernel, stride, dilation, groups, pads):
             and groups == 1 and all(0 <= p <= 2 for p in pads))
 
 
-def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None):
+def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, blas_threads=None):
     """Whether :class:`kernels.convolution.Conv2dSteps` should take this path.
 
     Only with the compiled transforms: the NumPy twins make a strided pass per tile position
-    and lose to the shifted-rows GEMMs. And only with at least 32 input and 32 output
+    and lose to the shifted-rows GEMMs. Only with at least 32 input and 32 output
     channels: the 16 GEMMs have C (forward, dW) and K (dx) as their inner dimension, and the
     transforms cost the same per pixel whatever the channel count, so the 2.25x fewer products
     pay only on enough channels (forward + backward against the shifted rows, one thread:
     0.72-0.81 of the time at 32-128 channels, 0.96-0.99 at 16, 1.17 at 8).
+
+    And only while BLAS runs on one thread (``blas_threads``, by default what
+    ``glassnet.threads`` reports now): the tile transforms are serial loops (BLAS owns the
+    threads, see ``kernels/__init__.py``), so with two BLAS threads they are the part of the
+    layer that does not speed up, and the whole cifar_cnn step measured slower on this path
+    than on the shifted rows; on one thread (the default on a busy machine) it measured faster.
     """
     backend = BACKEND if backend is None else backend
-    return (backend == "numba" and N > 0 and min(C, O) >= MIN_CHANNELS
-            and applies(kernel, stride, dilation, groups, pads))
+    if not (backend == "numba" and N > 0 and min(C, O) >= MIN_CHANNELS
+            and applies(kernel, stride, dilation, groups, pads)):
+        return False
+    if blas_threads is None:
+        from ..threads import get_num_threads
+        blas_threads = get_num_threads()
+    return blas_threads == 1
 
 
 def tiles(OH, OW):

@@ -264,7 +264,7 @@ def test_conv2d_winograd_path_gradcheck(opts, rng, monkeypatch):
     assert gn.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **opts), (x, w, b))
 
 
-def test_conv2d_cifar_sized_float32_matches_live_torch():
+def test_conv2d_cifar_sized_float32_matches_live_torch(one_blas_thread):
     """A 32 -> 32 channel 3x3 layer in float32, on whichever path the rule picks (Winograd on
     the compiled backend), forward and gradients against torch at float32's precision."""
     torch = pytest.importorskip("torch")

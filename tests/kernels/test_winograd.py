@@ -125,7 +125,7 @@ def test_conv2d_steps_on_the_winograd_path(keep_input, input_grad_too, monkeypat
 
 
 def test_the_rule_picks_winograd_only_where_it_measured_faster():
-    cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64)
+    cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64, blas_threads=1)
     for C, O in ((32, 32), (32, 64), (64, 64)):                       # cifar_cnn's layers past the input
         assert Wg.worth_it(C, O, backend="numba", **cifar)
         assert not Wg.worth_it(C, O, backend="numpy", **cifar)        # the twins lose to the GEMM paths
@@ -138,12 +138,25 @@ def test_the_rule_picks_winograd_only_where_it_measured_faster():
     assert not Wg.worth_it(32, 32, **dict(other, dilation=(2, 1)))
     assert not Wg.worth_it(32, 32, **dict(other, groups=2))
     assert not Wg.worth_it(32, 32, **dict(other, pads=(3, 3, 3, 3)))
+    # serial tile transforms beside two BLAS threads: the shifted rows measured faster
+    assert not Wg.worth_it(32, 32, **dict(other, blas_threads=2))
     assert not Wg.worth_it(32, 32, **dict(other, N=0))
+
+
+def test_conv2d_steps_follow_the_rule(one_blas_thread):
     geometry = ((64, 32, 16, 16), (64, 32, 3, 3), 1, (1, 1, 1, 1), (1, 1), (1, 1), (16, 16))
     steps = K.Conv2dSteps(geometry)
     assert steps.winograd == (kernels.BACKEND == "numba")
     assert steps.shifts == (not steps.winograd)                        # else the shifted rows, as before
     assert conv_shifts.worth_it(32, 64, 3, 3, (1, 1), 64)
+
+
+def test_the_rule_reads_the_blas_thread_count_now(one_blas_thread):
+    import glassnet as gn
+    cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64, backend="numba")
+    assert Wg.worth_it(32, 32, **cifar)
+    gn.set_num_threads(2)
+    assert Wg.worth_it(32, 32, **cifar) == (gn.get_num_threads() == 1)   # 1 where BLAS cannot be told
 
 
 # -- speed guard ------------------------------------------------------------------------------
