@@ -45,8 +45,16 @@ def _relu_backward_flat(dy, y, dx):
         dx[i] = dy[i] if y[i] > zero else zero
 
 
+#: Below this many elements the forward takes NumPy's single call: there the compiled path's
+#: layout checks and dispatch cost more than all of ``np.maximum`` (batch-1 inference's
+#: activations); the backward's NumPy form is two passes and loses at every size.
+SMALL = 1024
+
+
 def relu_compiled(x):
     """y = max(0, x) in x's memory order, one compiled pass (NaN stays NaN, as np.maximum)."""
+    if x.size < SMALL:
+        return relu_numpy(x)
     out = xp.empty_like(x)
     xf, of = flat(x), flat(out)
     if xf is None or of is None or x.dtype.kind != "f":

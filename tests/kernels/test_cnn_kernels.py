@@ -75,10 +75,15 @@ def test_window_sum_matches_windows(shape, kernel, stride, pads):
                                rtol=1e-13)
 
 
+@pytest.mark.parametrize("small", [True, False], ids=["below-SMALL", "compiled-loop"])
 @pytest.mark.parametrize("layout", ["C", "channel-major", "2-d"])
-def test_relu_twins_match_reference(layout):
+def test_relu_twins_match_reference(layout, small):
     r = np.random.default_rng(2)
-    x = r.standard_normal((3, 4) if layout == "2-d" else (2, 3, 4, 5))
+    if small:
+        x = r.standard_normal((3, 4) if layout == "2-d" else (2, 3, 4, 5))
+    else:
+        x = r.standard_normal((40, 64) if layout == "2-d" else (4, 5, 8, 16))
+    assert (x.size < A.SMALL) == small
     x.flat[:3] = 0.0                                          # the kink: slope 0 there, as torch
     dy = r.standard_normal(x.shape)
     if layout == "channel-major":
@@ -94,10 +99,12 @@ def test_relu_twins_match_reference(layout):
 
 def test_relu_twins_keep_nan():
     """A NaN passes through ReLU (as np.maximum and torch), so a diverged loss shows as NaN."""
-    x = np.array([np.nan, -1.0, 2.0], np.float32)
-    for relu in (A.relu_numpy, A.relu_compiled):
-        y = relu(x)
-        assert np.isnan(y[0]) and y[1] == 0 and y[2] == 2
+    for n in (3, A.SMALL):                                    # NumPy's call, and the compiled loop
+        x = np.full(n, 2.0, np.float32)
+        x[:2] = np.nan, -1.0
+        for relu in (A.relu_numpy, A.relu_compiled):
+            y = relu(x)
+            assert np.isnan(y[0]) and y[1] == 0 and (y[2:] == 2).all()
 
 
 BN_TWINS = [(BN.batch_stats_numpy, BN.affine_numpy, BN.channel_sums_numpy, BN.input_grad_numpy),
