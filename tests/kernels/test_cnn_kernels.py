@@ -4,7 +4,6 @@ guard per compiled kernel against its NumPy twin (a silent fall-back to scalar c
 slower than NumPy's whole-array passes)."""
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from glassnet.kernels import pooling as P
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference as ref  # noqa: E402  (tests/functions/reference.py)
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 
 def _channel_major(a):
@@ -137,37 +137,19 @@ def test_batch_norm_twins_match_formula(shape, twin):
 
 
 # -- speed guards -----------------------------------------------------------------------------
-def _best(fn, repeats=7):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 compiled_only = pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
 
 
-def _faster(compiled, twin):
-    """The compiled kernel beats its NumPy twin (best of several; one retry against noise)."""
-    for _ in range(2):
-        c, t = _best(compiled), _best(twin)
-        if c < t:
-            return True
-    raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {t * 1e3:.3f} ms: "
-                         f"a fall-back to scalar code?")
 
 
 @compiled_only
 def test_compiled_max_pool_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(4).standard_normal((64, 8, 28, 28)).astype(np.float32))
     g = ((2, 2), (2, 2), (0, 0, 0, 0), (1, 1), (14, 14))
-    assert _faster(lambda: P.max_pool2d_compiled(x, *g, True, True), lambda: P.max_pool2d_numpy(x, *g, True, True))
+    assert faster(lambda: P.max_pool2d_compiled(x, *g, True, True), lambda: P.max_pool2d_numpy(x, *g, True, True))
     dy = _channel_major(np.random.default_rng(8).standard_normal((64, 8, 14, 14)).astype(np.float32))
     arg_c, arg_n = P.max_pool2d_compiled(x, *g)[1], P.max_pool2d_numpy(x, *g)[1]
-    assert _faster(lambda: P.max_pool2d_backward_compiled(dy, arg_c, P.describe(x), *g),
+    assert faster(lambda: P.max_pool2d_backward_compiled(dy, arg_c, P.describe(x), *g),
                    lambda: P.max_pool2d_backward_numpy(dy, arg_n, P.describe(x), *g))
 
 
@@ -176,8 +158,8 @@ def test_compiled_relu_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(5).standard_normal((64, 8, 28, 28)).astype(np.float32))
     dy = _channel_major(np.random.default_rng(6).standard_normal(x.shape).astype(np.float32))
     y = A.relu_numpy(x)
-    assert _faster(lambda: A.relu_compiled(x), lambda: A.relu_numpy(x))
-    assert _faster(lambda: A.relu_backward_compiled(dy, y), lambda: A.relu_backward_numpy(dy, y))
+    assert faster(lambda: A.relu_compiled(x), lambda: A.relu_numpy(x))
+    assert faster(lambda: A.relu_backward_compiled(dy, y), lambda: A.relu_backward_numpy(dy, y))
 
 
 @compiled_only
@@ -191,7 +173,7 @@ def test_compiled_batch_norm_is_faster_than_its_twin():
         affine(centered, scale, None)
         s1, s2 = sums(dy, centered)
         input_grad(dy, centered, scale, s2, s1)
-    assert _faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
+    assert faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
 
 
 # -- batch norm over (N, C, *): the compiled steps on every layout ---------------------------
@@ -301,7 +283,7 @@ def test_compiled_batch_norm_nd_is_faster_than_its_twin(shape, layout):
         affine(centered, scale, None)
         s1, s2 = sums(dy, centered)
         input_grad(dy, centered, scale, s2, s1)
-    assert _faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
+    assert faster(lambda: steps(*BN_TWINS[1]), lambda: steps(*BN_TWINS[0]))
 
 
 # -- max pooling, any window: both backward twins from either forward's record -------------
@@ -350,7 +332,7 @@ def test_compiled_max_pool_scatter_is_faster_than_its_twin():
     g = ((3, 3), (2, 2), (1, 1, 1, 1), (1, 1), (14, 14))
     arg = P.max_pool2d_numpy(x, *g)[1]
     dy = _channel_major(np.random.default_rng(11).standard_normal((32, 16, 14, 14)).astype(np.float32))
-    assert _faster(lambda: P.max_pool2d_backward_compiled(dy, arg, P.describe(x), *g),
+    assert faster(lambda: P.max_pool2d_backward_compiled(dy, arg, P.describe(x), *g),
                    lambda: P.max_pool2d_backward_numpy(dy, arg, P.describe(x), *g))
 
 
@@ -395,9 +377,9 @@ def test_compiled_window_sum_and_scatter_are_faster_than_their_twins():
     x = _channel_major(np.random.default_rng(15).standard_normal((32, 16, 27, 27)).astype(np.float32))
     big = ((3, 3), (2, 2), (1, 1, 1, 1), (14, 14))               # 3x3 / stride 2, padded
     x28 = _channel_major(np.random.default_rng(16).standard_normal((32, 16, 28, 28)).astype(np.float32))
-    assert _faster(lambda: P.window_sum_compiled(x28, *big), lambda: P.window_sum_numpy(x28, *big))
+    assert faster(lambda: P.window_sum_compiled(x28, *big), lambda: P.window_sum_numpy(x28, *big))
     dy = _channel_major(np.random.default_rng(12).standard_normal((32, 16, 14, 14)).astype(np.float32))
-    assert _faster(lambda: P.window_sum_backward_compiled(dy, P.describe(x), *g),
+    assert faster(lambda: P.window_sum_backward_compiled(dy, P.describe(x), *g),
                    lambda: P.window_sum_backward_numpy(dy, P.describe(x), *g))
 
 
@@ -443,10 +425,10 @@ def test_compiled_global_max_pool_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(13).standard_normal((16, 64, 32, 32)).astype(np.float32))
     rows = cols = [(0, 32)]
     dy = np.ones((16, 64, 1, 1), np.float32)
-    assert _faster(lambda: P.adaptive_max_pool2d_compiled(x, rows, cols),
+    assert faster(lambda: P.adaptive_max_pool2d_compiled(x, rows, cols),
                    lambda: P.adaptive_max_pool2d_numpy(x, rows, cols))
     wc, wn = P.adaptive_max_pool2d_compiled(x, rows, cols)[1], P.adaptive_max_pool2d_numpy(x, rows, cols)[1]
-    assert _faster(lambda: P.adaptive_max_pool2d_backward_compiled(dy, wc, rows, cols, P.describe(x)),
+    assert faster(lambda: P.adaptive_max_pool2d_backward_compiled(dy, wc, rows, cols, P.describe(x)),
                    lambda: P.adaptive_max_pool2d_backward_numpy(dy, wn, rows, cols, P.describe(x)))
 
 
@@ -478,7 +460,7 @@ def test_compiled_adaptive_avg_pool_is_faster_than_its_twin():
     x = _channel_major(np.random.default_rng(14).standard_normal((16, 128, 14, 14)).astype(np.float32))
     rows = cols = [(0, 7), (7, 14)]
     dy = _channel_major(np.ones((16, 128, 2, 2), np.float32))
-    assert _faster(lambda: P.adaptive_avg_pool2d_compiled(x, rows, cols),
+    assert faster(lambda: P.adaptive_avg_pool2d_compiled(x, rows, cols),
                    lambda: P.adaptive_avg_pool2d_numpy(x, rows, cols))
-    assert _faster(lambda: P.adaptive_avg_pool2d_backward_compiled(dy, rows, cols, P.describe(x)),
+    assert faster(lambda: P.adaptive_avg_pool2d_backward_compiled(dy, rows, cols, P.describe(x)),
                    lambda: P.adaptive_avg_pool2d_backward_numpy(dy, rows, cols, P.describe(x)))

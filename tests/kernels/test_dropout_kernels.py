@@ -4,7 +4,6 @@ shapes and probabilities; the twins draw the same mask from the same bits; a spe
 the compiled kernel against its NumPy twin."""
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from glassnet.kernels import dropout as D
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference_loss as ref  # noqa: E402
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 TWINS = [("numpy", D.dropout_numpy, D.dropout_backward_numpy),
          ("compiled", D.dropout_compiled, D.dropout_backward_compiled)]
@@ -79,16 +79,6 @@ def test_a_seed_fixes_the_mask_whichever_twin_runs():
 
 
 # -- speed guard ------------------------------------------------------------------------------
-def _best(fn, repeats=7):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 @pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
 def test_compiled_dropout_is_faster_than_its_twin():
     r = np.random.default_rng(9)
@@ -98,11 +88,7 @@ def test_compiled_dropout_is_faster_than_its_twin():
     def step(forward, backward):
         _, mask = forward(x, u, 0.2)
         backward(dy, mask, 0.2)
-    for _ in range(2):
-        c, n = _best(lambda: step(*TWINS[1][1:])), _best(lambda: step(*TWINS[0][1:]))
-        if c < n:
-            return
-    raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {n * 1e3:.3f} ms")
+    assert faster(lambda: step(*TWINS[1][1:]), lambda: step(*TWINS[0][1:]))
 
 
 @pytest.mark.parametrize("twin", TWINS, ids=[t[0] for t in TWINS])

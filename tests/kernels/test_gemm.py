@@ -3,7 +3,6 @@ it, against the textbook sums in tests/functions/reference_linear.py (float64 an
 speed guard so that a silent fall-back to scalar code in the compiled kernel is caught."""
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from glassnet.kernels import gemm
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "functions"))
 from reference_linear import affine_by_sums, affine_error_bound  # noqa: E402  (tests/functions/reference_linear.py)
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 TWINS = {"compiled": gemm.affine_row_compiled, "numpy": gemm.affine_row_numpy}
 # (K inputs, J outputs): J around the kernel's blocks of four rows (0, 1, 3, 4, 5, 8, 19), K from 0
@@ -99,28 +99,12 @@ def test_linear_layer_uses_the_row_kernel_at_batch_one():
 
 # -- speed guard ---------------------------------------------------------------------------------
 
-def _best(fn, calls=50, repeats=30):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 @pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
 def test_compiled_row_kernel_is_faster_than_its_twin():
     # MLP-sized layers: a scalar (unvectorised) compiled loop would be several times slower
     x, W, b = _data(256, 128, np.float32)
-    for _ in range(2):
-        c = _best(lambda: gemm.affine_row_compiled(x, W, b))
-        t = _best(lambda: gemm.affine_row_numpy(x, W, b))
-        if c < t:
-            return
-    raise AssertionError(f"compiled {c * 1e6 / 50:.2f} us is not faster than its NumPy twin {t * 1e6 / 50:.2f} us: "
-                         "a fall-back to scalar code?")
+    assert faster(lambda: gemm.affine_row_compiled(x, W, b), lambda: gemm.affine_row_numpy(x, W, b),
+                  repeats=30, calls=50)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

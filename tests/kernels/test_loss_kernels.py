@@ -4,7 +4,6 @@ shapes, with class weights, label smoothing and ignored rows; and a speed guard 
 compiled kernel against its NumPy twin."""
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from glassnet.kernels import loss as L
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference_loss as ref  # noqa: E402
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 TWINS = [("numpy", L.cross_entropy_numpy, L.cross_entropy_backward_numpy),
          ("compiled", L.cross_entropy_compiled, L.cross_entropy_backward_compiled)]
@@ -81,16 +81,6 @@ def test_cross_entropy_backward_leaves_the_saved_softmax_alone(twin):
 
 
 # -- speed guard ------------------------------------------------------------------------------
-def _best(fn, repeats=7):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 @pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
 def test_compiled_cross_entropy_is_faster_than_its_twin():
     x, t, _ = _case((128, 10), np.float32, False, False)
@@ -98,11 +88,7 @@ def test_compiled_cross_entropy_is_faster_than_its_twin():
     def step(forward, backward):
         _, p, _ = forward(x, t)
         backward(p, t, None, -100, 0.0, 1.0 / 128)
-    for _ in range(2):
-        c, n = _best(lambda: step(*TWINS[1][1:])), _best(lambda: step(*TWINS[0][1:]))
-        if c < n:
-            return
-    raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {n * 1e3:.3f} ms")
+    assert faster(lambda: step(*TWINS[1][1:]), lambda: step(*TWINS[0][1:]))
 
 
 @pytest.mark.parametrize("twin", TWINS, ids=[t[0] for t in TWINS])

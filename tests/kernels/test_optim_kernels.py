@@ -4,7 +4,6 @@ of shapes and settings, in C order, Fortran order and strided views (which take 
 twin); and a speed guard per compiled update against its NumPy twin."""
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from glassnet.kernels import optim as K
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference_optim as ref  # noqa: E402
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 SHAPES = [(1,), (7,), (3, 5), (2, 3, 4, 5), (1031,)]
 TWINS = [("numpy", K.sgd_numpy, K.adam_numpy, K.rmsprop_numpy, K.adagrad_numpy),
@@ -161,24 +161,6 @@ def test_zero_weight_decay_leaves_an_infinite_parameter_infinite(twin):
 compiled_only = pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
 
 
-def _best(fn, repeats=7):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def _faster(compiled, twin):
-    """The compiled kernel beats its NumPy twin (best of several; one retry against noise)."""
-    for _ in range(2):
-        c, t = _best(compiled), _best(twin)
-        if c < t:
-            return True
-    raise AssertionError(f"compiled {c * 1e3:.3f} ms is not faster than its NumPy twin {t * 1e3:.3f} ms: "
-                         f"a fall-back to scalar code?")
 
 
 @compiled_only
@@ -186,7 +168,7 @@ def _faster(compiled, twin):
 def test_compiled_sgd_is_faster_than_its_twin(nesterov):
     r = np.random.default_rng(6)
     p, g, b = (r.standard_normal(1 << 20).astype(np.float32) for _ in range(3))
-    assert _faster(lambda: K.sgd_compiled(p, g, b, 1e-6, 0.9, nesterov=nesterov),
+    assert faster(lambda: K.sgd_compiled(p, g, b, 1e-6, 0.9, nesterov=nesterov),
                    lambda: K.sgd_numpy(p, g, b, 1e-6, 0.9, nesterov=nesterov))
 
 
@@ -195,11 +177,11 @@ def test_compiled_adam_rmsprop_adagrad_are_faster_than_their_twins():
     r = np.random.default_rng(7)
     p, g = (r.standard_normal(1 << 20).astype(np.float32) for _ in range(2))
     m, v, s = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
-    assert _faster(lambda: K.adam_compiled(p, g, m, v, None, 3, 1e-6, 0.9, 0.999, 1e-8),
+    assert faster(lambda: K.adam_compiled(p, g, m, v, None, 3, 1e-6, 0.9, 0.999, 1e-8),
                    lambda: K.adam_numpy(p, g, m, v, None, 3, 1e-6, 0.9, 0.999, 1e-8))
-    assert _faster(lambda: K.rmsprop_compiled(p, g, s, None, None, 1e-6, 0.99, 1e-8),
+    assert faster(lambda: K.rmsprop_compiled(p, g, s, None, None, 1e-6, 0.99, 1e-8),
                    lambda: K.rmsprop_numpy(p, g, s, None, None, 1e-6, 0.99, 1e-8))
-    assert _faster(lambda: K.adagrad_compiled(p, g, s, 1e-6, 1e-10), lambda: K.adagrad_numpy(p, g, s, 1e-6, 1e-10))
+    assert faster(lambda: K.adagrad_compiled(p, g, s, 1e-6, 1e-10), lambda: K.adagrad_numpy(p, g, s, 1e-6, 1e-10))
 
 
 def test_float16_and_zero_dimensional_parameters():

@@ -9,7 +9,6 @@ against the textbook loops in tests/functions/reference.py.
 """
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from glassnet.kernels import recurrent as K
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference as ref  # noqa: E402  (tests/functions/reference.py)
+from speed_guard import best  # noqa: E402  (tests/speed_guard.py)
 
 TWINS = ["numba", "numpy"]
 SHAPES = [(1, 1, 1, 1), (3, 2, 3, 4), (5, 4, 2, 3)]                 # (T, N, I, H)
@@ -255,22 +255,12 @@ def _speed_args(name, N, H, dtype, rng):
     }[name]()
 
 
-def _best_time(fn, args, repeats=7, calls=20):
-    fn(*args)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn(*args)
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
-
-
 @pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels need GLASSNET_KERNELS=numba")
 @pytest.mark.parametrize("name", K.KERNELS)
 def test_compiled_kernel_is_faster_than_its_numpy_twin(name):
     """float32 at a moderate size (64 sequences x 256 units), best of several repeats."""
     args = _speed_args(name, 64, 256, np.float32, np.random.default_rng(0))
-    compiled = _best_time(getattr(K, name + "_numba"), [a.copy() for a in args])
-    twin = _best_time(getattr(K, name + "_numpy"), [a.copy() for a in args])
+    compiled_args, twin_args = [a.copy() for a in args], [a.copy() for a in args]
+    compiled = best(lambda: getattr(K, name + "_numba")(*compiled_args), calls=20)
+    twin = best(lambda: getattr(K, name + "_numpy")(*twin_args), calls=20)
     assert twin / compiled > 1.5, f"{name}: compiled {compiled * 1e6:.0f} us, NumPy {twin * 1e6:.0f} us"

@@ -4,7 +4,6 @@ sizes, input layouts and block splits; float32 against the GEMM path's own float
 the rule that picks the path; and a speed guard on the compiled transforms."""
 import pathlib
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from glassnet.kernels import winograd as Wg
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference as ref  # noqa: E402  (tests/functions/reference.py)
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 TRANSFORMS = ("input_tiles", "output_tiles", "grad_tiles", "input_grad_tiles")
 
@@ -124,7 +124,7 @@ def test_conv2d_steps_on_the_winograd_path(keep_input, input_grad_too, monkeypat
                                    rtol=1e-12, atol=1e-12)
 
 
-def test_the_rule_picks_winograd_only_where_it_measured_faster():
+def test_the_rule_picks_winograd_only_where_it_measuredfaster():
     cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64, blas_threads=1)
     for C, O in ((32, 32), (32, 64), (64, 64)):                       # cifar_cnn's layers past the input
         assert Wg.worth_it(C, O, backend="numba", **cifar)
@@ -160,16 +160,6 @@ def test_the_rule_reads_the_blas_thread_count_now(one_blas_thread):
 
 
 # -- speed guard ------------------------------------------------------------------------------
-def _best(fn, repeats=5):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 @pytest.mark.skipif(kernels.BACKEND != "numba", reason="compiled kernels not in use")
 def test_compiled_transforms_are_faster_than_their_twins():
     """A silent fall-back to scalar (or object-mode) code shows only in time."""
@@ -192,10 +182,4 @@ def test_compiled_transforms_are_faster_than_their_twins():
     }
     for name, call in calls.items():
         compiled, twin = getattr(Wg, f"{name}_compiled"), getattr(Wg, f"{name}_numpy")
-        for _ in range(2):
-            c, t = _best(lambda: call(compiled)), _best(lambda: call(twin))
-            if c < t:
-                break
-        else:
-            raise AssertionError(f"{name}: compiled {c * 1e3:.3f} ms is not faster than its NumPy twin "
-                                 f"{t * 1e3:.3f} ms: a fall-back to scalar code?")
+        assert faster(lambda: call(compiled), lambda: call(twin), what=f"compiled {name}", repeats=5)

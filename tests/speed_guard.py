@@ -1,0 +1,30 @@
+"""The speed guards' one timing rule, shared by the tests that have one.
+
+A compiled path must beat the path it stands in for (its NumPy twin, or eager execution),
+best of several runs, with one retry against a noisy machine. They catch a silent fall-back
+to scalar code, which only timing shows; how fast glassnet is gets measured in ``bench/``.
+"""
+import time
+
+
+def best(fn, repeats=7, calls=1):
+    """The fastest of ``repeats`` timings of ``calls`` calls of ``fn`` (after one warm-up call),
+    in seconds per call."""
+    fn()
+    fastest = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        fastest = min(fastest, (time.perf_counter() - start) / calls)
+    return fastest
+
+
+def faster(fast, slow, what="the compiled kernel", than="its NumPy twin", repeats=7, calls=1):
+    """True when ``fast`` beats ``slow`` (twice tried); else an AssertionError with both times."""
+    for _ in range(2):
+        f, s = best(fast, repeats, calls), best(slow, repeats, calls)
+        if f < s:
+            return True
+    raise AssertionError(f"{what} took {f * 1e3:.3f} ms, not faster than {than} ({s * 1e3:.3f} ms): "
+                         f"a fall-back to scalar code?")
