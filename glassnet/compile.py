@@ -65,6 +65,7 @@ from .functions.dropout import Dropout as _Dropout
 from .functions.embedding import Embedding as _Embedding
 from .functions.linear import Linear as _Linear
 from .kernels.gemm import affine as _affine
+from .nn.functional.embedding import check_indices
 from .nn.module import Module
 from .tensor import Tensor
 
@@ -634,13 +635,7 @@ class _Builder:
 
 def _check_rows(idx, W):
     """The index check ``nn.functional.embedding`` makes before its lookup, repeated on replay."""
-    V = W.shape[0]
-    if idx.size:
-        bad = (idx < 0) | (idx >= V)
-        if bad.any():
-            first = int(idx[bad].reshape(-1)[0])
-            raise IndexError(f"embedding: index {first} is out of range for a table of {V} rows "
-                             f"(valid indices 0..{V - 1})")
+    check_indices(idx, W.shape[0])
 
 
 def compile_source(source):

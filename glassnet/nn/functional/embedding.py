@@ -29,10 +29,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: expected integer indices, got dtype {idx.dtype}")
     V = weight.shape[0]
+    check_indices(idx, V)
+    return Embedding.apply(Tensor._wrap(idx), weight, padding_idx=_normalise_padding_idx(padding_idx, V))
+
+
+def check_indices(idx, V: int) -> None:
+    """IndexError naming the first index outside [0, V) (NumPy would wrap a negative one)."""
     if idx.size:
         bad = (idx < 0) | (idx >= V)
         if bad.any():
             first = int(idx[bad].reshape(-1)[0])
             raise IndexError(f"embedding: index {first} is out of range for a table of {V} rows "
                              f"(valid indices 0..{V - 1})")
-    return Embedding.apply(Tensor._wrap(idx), weight, padding_idx=_normalise_padding_idx(padding_idx, V))
