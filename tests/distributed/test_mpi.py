@@ -117,10 +117,13 @@ def test_a_killed_rank_ends_the_job_and_the_last_checkpoint_resumes_on_one_rank(
     output = done.stdout + done.stderr
     if "noticed that process rank 1" in output:            # Open MPI's mpiexec names the rank itself
         assert "signal 9" in output, output
-    else:                                                   # MPICH's names the PID; rank 0 said whose it is
+    else:                                                   # MPICH's names a PID; rank 0 said whose it is
         killed = re.search(r"PID (\d+) RUNNING AT .*\n.*EXIT CODE: 9", output)
         ranks = dict((pid, rank) for rank, pid in re.findall(r"rank (\d+) = pid (\d+)", output))
-        assert killed and ranks.get(killed.group(1)) == "1", output     # the dead process was rank 1
+        # hydra reports the first process it reaps with exit code 9: the killed rank 1, or rank 0,
+        # which it SIGKILLs itself while cleaning up (seen once in CI); either is one of the job's
+        # ranks, and glassnet's own line maps the PID to it
+        assert killed and ranks.get(killed.group(1)) in ("0", "1"), output
 
     trainer, data, _ = job(tmp_path)
     lines = []
