@@ -51,8 +51,8 @@ from . import BACKEND, jit, pick
 
 # Bytes of one block's largest tile matrix (16 x channels x tiles). Whole images per block.
 # Each block makes 16 BLAS calls per product, and with two BLAS threads every call is a
-# synchronisation: on a busy machine a CIFAR step with 2 MB blocks took 2.5x as long as with
-# the whole batch in one. 16 MB keeps the calls few (a CIFAR-sized 32-channel layer in two
+# synchronisation, and on a busy machine small blocks made a CIFAR step much slower than the
+# whole batch in one. 16 MB keeps the calls few (a CIFAR-sized 32-channel layer in two
 # blocks) and the peak memory below the shifted-rows path's, which keeps a padded copy of x.
 BLOCK_BYTES = 1 << 24
 
@@ -78,8 +78,8 @@ def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, blas
     and lose to the shifted-rows GEMMs. Only with at least 32 input and 32 output
     channels: the 16 GEMMs have C (forward, dW) and K (dx) as their inner dimension, and the
     transforms cost the same per pixel whatever the channel count, so the 2.25x fewer products
-    pay only on enough channels (forward + backward against the shifted rows, one thread:
-    0.72-0.81 of the time at 32-128 channels, 0.96-0.99 at 16, 1.17 at 8).
+    pay only on enough channels (against the shifted rows it measured faster from 32 channels,
+    even at 16, slower at 8: the README's benchmark section has the figures).
 
     And only while BLAS runs on one thread (``blas_threads``, by default what
     ``glassnet.threads`` reports now): the tile transforms are serial loops (BLAS owns the
