@@ -78,8 +78,8 @@ def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, blas
     and lose to the shifted-rows GEMMs. Only with at least 32 input and 32 output
     channels: the 16 GEMMs have C (forward, dW) and K (dx) as their inner dimension, and the
     transforms cost the same per pixel whatever the channel count, so the 2.25x fewer products
-    pay only on enough channels (against the shifted rows it measured faster from 32 channels,
-    even at 16, slower at 8: the README's benchmark section has the figures).
+    pay only on enough channels (against the shifted rows it measured clearly faster from 32
+    channels, about even at 16 and slower at 8: the README's benchmark section has the figures).
 
     And only while BLAS runs on one thread (``blas_threads``, by default what
     ``glassnet.threads`` reports now): the tile transforms are serial loops (BLAS owns the
