@@ -32,9 +32,14 @@ def test_linear_names_layer_and_shapes_on_wrong_features():
 
 @pytest.mark.parametrize("case_name", ["linear", "linear_3d_nobias", "core_linear_4d", "core_linear_single"])
 def test_linear_module_matches_torch(case_name, fixtures):
-    case = fixtures[case_name]
+    _check_module_against(fixtures[case_name])
+
+
+def _check_module_against(case):
+    """A float64 nn.Linear with the fixture's weights: y and every gradient as torch computed them."""
     bias = "bias" in case
-    layer = gn.nn.Linear(3, 5, bias=bias).to(gn.float64)
+    J, K = case["weight"].shape
+    layer = gn.nn.Linear(K, J, bias=bias).to(gn.float64)
     layer.load_state_dict({k: case[k] for k in ("weight", "bias") if k in case})
     x = gn.tensor(case["x"], requires_grad=True)
     y = layer(x)
@@ -43,6 +48,7 @@ def test_linear_module_matches_torch(case_name, fixtures):
     checks += [(layer.bias.grad, "dbias")] if bias else []
     for got, key in checks:
         np.testing.assert_allclose(got.numpy(), case[key], rtol=1e-6, atol=1e-12, err_msg=key)
+    return layer
 
 
 @pytest.mark.parametrize("shape", [(3,), (1, 3), (2, 2, 3)])
@@ -86,17 +92,7 @@ ROW_CASES = ["linear_row_37_19", "linear_row_64_8_nobias", "linear_row_5_1"]
 @pytest.mark.parametrize("case_name", ROW_CASES)
 def test_linear_one_row_matches_torch(case_name, fixtures):
     case = fixtures[case_name]
-    bias = "bias" in case
-    J, K = case["weight"].shape
-    layer = gn.nn.Linear(K, J, bias=bias).to(gn.float64)
-    layer.load_state_dict({k: case[k] for k in ("weight", "bias") if k in case})
-    x = gn.tensor(case["x"], requires_grad=True)
-    y = layer(x)
-    y.backward(gn.tensor(case["dy"]))
-    checks = [(y, "y"), (x.grad, "dx"), (layer.weight.grad, "dweight")]
-    checks += [(layer.bias.grad, "dbias")] if bias else []
-    for got, key in checks:
-        np.testing.assert_allclose(got.numpy(), case[key], rtol=1e-6, atol=1e-12, err_msg=key)
+    layer = _check_module_against(case)
     with gn.no_grad():                      # inference in float32, as the benchmark runs it
         y32 = layer.to(gn.float32)(gn.tensor(case["x"], dtype=gn.float32))
     assert y32.dtype == gn.float32
