@@ -58,7 +58,7 @@ the backward pass, so the big matrices are never held whole.
 from __future__ import annotations
 
 from ..backend import xp
-from . import conv_shifts, winograd
+from . import conv_shifts, jit, pick, winograd
 from .windows import crop2d, pad2d, windows
 
 # Bytes of work matrix per chunk. A layer whose whole im2col matrix fits builds it once
@@ -77,26 +77,86 @@ def chunks(N, rows, pixels, itemsize):
     return [(n0, min(N, n0 + B)) for n0 in range(0, max(N, 1), B)]   # an empty batch: one empty chunk
 
 
-def sum_of_products(a, b, block=1024):
-    """a @ b^T for a (G, M, P), b (G, K, P) -> (G, M, K): the sum over the long pixel axis P.
+# A weight gradient with at most this many entries per group (M*K below: C*kh*kw x O/groups,
+# e.g. LeNet's first layer, 25 x 6) is summed by the compiled kernel rather than by BLAS:
+# BLAS's tiles are wider than such a result, and it does not split the long pixel axis
+# between threads, so it runs at a fraction of its speed there (about half the compiled
+# kernel's, measured at 25 x 6 and 75 x 6 over 100k pixels); at 27 x 32 BLAS is ahead again.
+SMALL_RESULT = 512
+_COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
 
-    When the result is tiny (a first layer's 25 x 6 weight gradient over 100k pixels) BLAS
-    runs one such product at a fraction of its speed; the same sum taken as P/block
-    products of ``block`` pixels each, added up, is several times faster. Larger results
-    go to BLAS in one call, as written.
-    """
+
+def sum_of_products_numpy(a, b):
+    """a @ b^T for a (G, M, P), b (G, K, P) -> (G, M, K): the sum over the long pixel axis P,
+    dW[m, k] = sum_p cols[m, p] dy[k, p] (one BLAS product per group)."""
+    return xp.matmul(a, b.transpose(0, 2, 1))
+
+
+@jit(fastmath=True)
+def _sum_of_products_loop(a, b, out):
+    # out[g, m, k] = sum_p a[g, m, p] b[g, k, p], in blocks of p that stay in L1: four rows of a
+    # against two of b at a time, so six loads feed eight running sums (fastmath lets LLVM
+    # split each sum over vector lanes; the reference tests hold it to float64 round-off)
     G, M, P = a.shape
     K = b.shape[1]
-    if M * K > 1024 or P < 8 * block:
-        return xp.matmul(a, b.transpose(0, 2, 1))
-    Q = P // block
-    cut = Q * block
-    blocks = xp.matmul(a[:, :, :cut].reshape(G, M, Q, block).transpose(0, 2, 1, 3),
-                       b[:, :, :cut].reshape(G, K, Q, block).transpose(0, 2, 3, 1))   # (G, Q, M, K)
-    out = blocks.sum(axis=1)
-    if cut < P:
-        out += xp.matmul(a[:, :, cut:], b[:, :, cut:].transpose(0, 2, 1))
+    zero = out.dtype.type(0)
+    for g in range(G):
+        ag, bg, og = a[g], b[g], out[g]
+        for m in range(M):
+            for k in range(K):
+                og[m, k] = zero
+        for p0 in range(0, P, 2048):
+            p1 = min(p0 + 2048, P)
+            for m0 in range(0, M, 4):
+                for k0 in range(0, K, 2):
+                    if m0 + 4 <= M and k0 + 2 <= K:
+                        a0, a1, a2, a3 = ag[m0], ag[m0 + 1], ag[m0 + 2], ag[m0 + 3]
+                        b0, b1 = bg[k0], bg[k0 + 1]
+                        s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+                        for p in range(p0, p1):
+                            u, v = b0[p], b1[p]
+                            x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
+                            s00 += x0 * u
+                            s01 += x0 * v
+                            s10 += x1 * u
+                            s11 += x1 * v
+                            s20 += x2 * u
+                            s21 += x2 * v
+                            s30 += x3 * u
+                            s31 += x3 * v
+                        og[m0, k0] += s00
+                        og[m0, k0 + 1] += s01
+                        og[m0 + 1, k0] += s10
+                        og[m0 + 1, k0 + 1] += s11
+                        og[m0 + 2, k0] += s20
+                        og[m0 + 2, k0 + 1] += s21
+                        og[m0 + 3, k0] += s30
+                        og[m0 + 3, k0 + 1] += s31
+                    else:                                   # the edges of the result, one sum at a time
+                        for m in range(m0, min(m0 + 4, M)):
+                            for k in range(k0, min(k0 + 2, K)):
+                                am, bk = ag[m], bg[k]
+                                s = zero
+                                for p in range(p0, p1):
+                                    s += am[p] * bk[p]
+                                og[m, k] += s
+
+
+def sum_of_products_numba(a, b):
+    """``sum_of_products_numpy``'s sums, compiled when the result is small (``SMALL_RESULT``)."""
+    G, M, P = a.shape
+    K = b.shape[1]
+    if (M * K > SMALL_RESULT or a.dtype != b.dtype or a.dtype not in _COMPILED_DTYPES
+            or not (a.flags.c_contiguous and b.flags.c_contiguous)):
+        return sum_of_products_numpy(a, b)
+    out = xp.empty((G, M, K), a.dtype)
+    _sum_of_products_loop(a, b, out)
     return out
+
+
+#: the weight gradient's sum over pixels, (G, M, P) x (G, K, P) -> (G, M, K); checked against
+#: ``conv2d_weight_grad_by_windows`` in tests/kernels/test_convolution_kernels.py
+sum_of_products = pick(sum_of_products_numba, sum_of_products_numpy)
 
 
 def rot180_undo(W_rot):

@@ -178,14 +178,6 @@ def test_conv_bad_arguments():
         gn.nn.Conv2d(1, 1, 3, padding_mode="mirror")
 
 
-@pytest.mark.parametrize("P", [32, 37, 31])    # exact blocks, blocks + a tail, too short to split
-def test_weight_gradient_sum_over_pixel_blocks_equals_one_product(P):
-    from glassnet.kernels.convolution import sum_of_products
-    r = np.random.default_rng(P)
-    a, b = r.standard_normal((2, 3, P)), r.standard_normal((2, 4, P))
-    np.testing.assert_allclose(sum_of_products(a, b, block=4), np.einsum("gmp,gkp->gmk", a, b), rtol=1e-12)
-
-
 def test_conv2d_empty_batch_as_torch(rng):
     """A batch of zero samples gives an empty output and zero weight gradients, as torch."""
     x = gn.zeros(0, 3, 5, 5, dtype=gn.float64, requires_grad=True)

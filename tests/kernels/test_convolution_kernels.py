@@ -1,6 +1,7 @@
 """Every convolution path (im2col and shifted rows, one chunk and many), called directly,
 against the textbook forms in tests/functions/reference.py, in float64 over a grid of
-strides, paddings, dilations, groups and channel counts."""
+strides, paddings, dilations, groups and channel counts; the weight gradient's sum over
+pixels (both twins) against a float64 sum, and a speed guard for its compiled twin."""
 import pathlib
 import sys
 
@@ -13,6 +14,7 @@ from glassnet.kernels import convolution as K
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
 import reference as ref  # noqa: E402  (tests/functions/reference.py)
+from speed_guard import faster  # noqa: E402  (tests/speed_guard.py)
 
 GRID = [  # (N, C, O, H, W, kh, kw, stride, pads (top, bottom, left, right), dilation, groups)
     (2, 3, 4, 6, 5, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
@@ -85,3 +87,37 @@ def test_textbook_input_grad_is_the_adjoint_of_the_textbook_forward():
     y = ref.conv2d_by_windows(x, Wt, None, stride, pads, dilation, groups)
     dx = ref.conv2d_input_grad_full(dy, Wt, x.shape, stride, pads, dilation, groups)
     assert np.isclose((dy * y).sum(), (dx * x).sum(), rtol=1e-12)
+
+
+# (G, M, K, P): results on both sides of SMALL_RESULT, edges of the 4 x 2 tiles, pixel counts
+# around the 2048-pixel blocks, an empty batch
+SUMS = [(1, 25, 6, 5000), (2, 9, 3, 2049), (1, 4, 2, 2048), (3, 5, 1, 37), (1, 1, 1, 1), (1, 7, 5, 0),
+        (1, 27, 32, 300), (2, 75, 6, 4100)]
+
+
+@pytest.mark.parametrize("twin", [K.sum_of_products_numba, K.sum_of_products_numpy], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("shape", SUMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_of_products_twins_match_a_float64_sum(twin, shape, dtype):
+    G, M, Kn, P = shape
+    r = np.random.default_rng(P + M)
+    a, b = r.standard_normal((G, M, P)), r.standard_normal((G, Kn, P))
+    out = twin(a.astype(dtype), b.astype(dtype))
+    assert out.shape == (G, M, Kn) and out.dtype == dtype
+    exact = np.einsum("gmp,gkp->gmk", a, b)
+    tol = 1e-12 if dtype == np.float64 else 2e-6 * max(P, 1) ** 0.5
+    np.testing.assert_allclose(out, exact, rtol=0, atol=tol)
+
+
+def test_sum_of_products_takes_blas_past_the_small_result():
+    assert K.SMALL_RESULT == 512
+    a, b = np.ones((1, 27, 10), np.float32), np.ones((1, 32, 10), np.float32)   # 864 entries: BLAS
+    np.testing.assert_array_equal(K.sum_of_products_numba(a, b), np.full((1, 27, 32), 10, np.float32))
+
+
+@pytest.mark.skipif(K.sum_of_products is K.sum_of_products_numpy, reason="NumPy backend: no compiled twin")
+def test_compiled_sum_of_products_is_faster_than_its_twin():
+    """LeNet-5's first layer: dW (6 x 25) summed over 128 x 28 x 28 pixels."""
+    r = np.random.default_rng(0)
+    cols, dy = r.standard_normal((1, 25, 100352)).astype(np.float32), r.standard_normal((1, 6, 100352)).astype(np.float32)
+    assert faster(lambda: K.sum_of_products_numba(cols, dy), lambda: K.sum_of_products_numpy(cols, dy), repeats=5)
