@@ -433,6 +433,10 @@ class Trainer:
         With ``tbptt``, each batch runs window by window with the state carried, as in training.
         ``max_time``: stop after this many seconds (at least one batch or window is evaluated);
         the result then has ``complete`` False. ``targets`` counts the target values evaluated.
+
+        The model is put back in the mode it was in, also when evaluation is cut short. Ctrl-C
+        after this Trainer has written a checkpoint (the evaluation that follows ``fit``)
+        raises ``TrainingInterrupted`` naming it, as during training.
         """
         deadline = None if max_time is None else time.perf_counter() + max_time
         data = _as_dataset(data)
@@ -443,12 +447,35 @@ class Trainer:
         _check_batches(loader, "Trainer.evaluate: the data")
         was_training = self.model.training
         self.model.eval()
-        total, seen, correct, counted = 0.0, 0, 0, 0
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(loader), desc="evaluating", leave=False,
                        unit="batch" if self.tbptt is None else "window")
+        try:
+            total, seen, correct, counted, cut = self._evaluate_batches(loader, deadline, bar)
+        except KeyboardInterrupt:
+            if self.last_checkpoint is None:
+                raise
+            raise TrainingInterrupted(self.last_checkpoint, self._checkpoint_epoch, self._checkpoint_step) from None
+        finally:
+            if bar is not None:
+                bar.close()
+            self.model.train(was_training)
+        if sharded:
+            total, seen, correct, counted = self._parallel.sum_across_ranks(total, seen, correct, counted)
+        if seen == 0:
+            raise ValueError("Trainer.evaluate: the data yielded no batches")
+        result = {"loss": total / seen}
+        if "accuracy" in self.metrics:
+            result["accuracy"] = correct / max(counted, 1)
+        if max_time is not None:
+            result.update(targets=seen, complete=not cut)
+        return result
+
+    def _evaluate_batches(self, loader, deadline, bar):
+        """The sums ``evaluate`` reports: (loss * targets, targets, correct, counted, cut short)."""
+        total, seen, correct, counted = 0.0, 0, 0, 0
         cut = False
         with grad_mode.no_grad():
             for index, (x, y) in enumerate(loader):
@@ -479,19 +506,7 @@ class Trainer:
                         break
                 if cut:
                     break
-        if bar is not None:
-            bar.close()
-        self.model.train(was_training)
-        if sharded:
-            total, seen, correct, counted = self._parallel.sum_across_ranks(total, seen, correct, counted)
-        if seen == 0:
-            raise ValueError("Trainer.evaluate: the data yielded no batches")
-        result = {"loss": total / seen}
-        if "accuracy" in self.metrics:
-            result["accuracy"] = correct / max(counted, 1)
-        if max_time is not None:
-            result.update(targets=seen, complete=not cut)
-        return result
+        return total, seen, correct, counted, cut
 
     def predict(self, inputs, batch_size: int = 256) -> Tensor:
         """Model outputs for ``inputs`` (a Tensor), in eval mode, batched, without a graph."""

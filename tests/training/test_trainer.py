@@ -273,6 +273,42 @@ def test_keyboard_interrupt_names_the_last_checkpoint(tmp_path):
     assert not (tmp_path / "train.lock").exists()
 
 
+def test_keyboard_interrupt_in_the_evaluation_after_fit_names_the_checkpoint(tmp_path):
+    """Ctrl-C in the evaluation that follows fit (as `glassnet train` runs it): the run's checkpoint is
+    named, and the model is back in training mode."""
+    from glassnet.training import TrainingInterrupted
+    interrupt = []
+
+    def loss_fn(out, y):
+        if interrupt:
+            raise KeyboardInterrupt
+        return gn.nn.functional.cross_entropy(out, y)
+
+    model = _mlp()
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), loss_fn, progress=False, verbose=False,
+                         checkpoint_dir=tmp_path)
+    trainer.fit(_digits_subset(64), epochs=1, batch_size=32)
+    interrupt.append(True)
+    with pytest.raises(TrainingInterrupted) as info:
+        trainer.evaluate(_digits_subset(64))
+    assert info.value.checkpoint == tmp_path / "last.safetensors" and info.value.epoch == 1
+    assert model.training
+
+
+def test_keyboard_interrupt_in_evaluate_without_a_checkpoint_stays_a_keyboard_interrupt():
+    from glassnet.training import TrainingInterrupted
+
+    def loss_fn(out, y):
+        raise KeyboardInterrupt
+
+    model = _mlp()
+    trainer = gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), loss_fn, progress=False, verbose=False)
+    with pytest.raises(KeyboardInterrupt) as info:
+        trainer.evaluate(_digits_subset(64))
+    assert not isinstance(info.value, TrainingInterrupted)
+    assert model.training
+
+
 # ------------------------------------------------- truncated BPTT and mid-epoch checkpoints
 class _TinyLM(gn.nn.Module):
     """Embedding -> LSTM -> Linear on every step, called as model(x, state) -> (logits, state)."""
