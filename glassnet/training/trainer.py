@@ -88,6 +88,14 @@ def _check_finite_weights(weights: dict, path) -> None:
                                   f"earlier checkpoint) with a lower learning rate or gradient clipping")
 
 
+def _batches(loader):
+    """How many batches the loader yields per epoch (None for an iterable without a length)."""
+    try:
+        return len(loader)
+    except TypeError:
+        return None
+
+
 def _as_dataset(data):
     if isinstance(data, (Dataset, DataLoader)):
         return data
@@ -315,7 +323,7 @@ class Trainer:
             backend.rng().bit_generator.state = self._epoch_start["rng"]
             _restore_loader(loader, self._epoch_start["loader"])
             totals = resumed["totals"]
-            first_batch = int(resumed["batch"])
+            first_batch = self._resumed_batch(resumed, loader)
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -350,7 +358,7 @@ class Trainer:
                 if (due or out_of_time) and not (last and index == len(loader) - 1):
                     position = {"batch": index + 1 if last else index, "window": 0 if last else window + 1,
                                 "state": None if last else state, "totals": totals,
-                                "epoch_start": self._epoch_start}
+                                "epoch_start": self._epoch_start, "batches": _batches(loader)}
                     if self.checkpoint_dir is not None:
                         self.save_checkpoint(self.checkpoint_dir / "last.safetensors", loader, position)
                     if out_of_time:
@@ -374,6 +382,21 @@ class Trainer:
             record["grad_norm"] = sum(norms) / len(norms)
             record["grad_norm_max"] = max(norms)
         return record
+
+    def _resumed_batch(self, resumed, loader) -> int:
+        """The batch a mid-epoch checkpoint continues at. Where this run's epoch has another number
+        of batches (another batch size or number of ranks), the same share of the epoch, rounded
+        down (a few samples may be seen twice, none skipped), from the start of that batch (a
+        recurrent state carried between windows is for the old batch's rows, so it is dropped)."""
+        batch, saved, now = int(resumed["batch"]), resumed.get("batches"), _batches(loader)
+        if saved is None or now is None or int(saved) == now:
+            return batch
+        moved = batch * now // int(saved)
+        resumed["state"], resumed["window"] = None, 0
+        self.log(f"note: the checkpoint stopped at batch {batch} of {int(saved)} in epoch {self.epoch + 1}; this "
+                 f"run's epoch has {now} batches (another batch size or number of ranks), so it continues at "
+                 f"batch {moved}, the same share of the epoch rounded down")
+        return moved
 
     def _train_step(self, x, y, state, totals, batch_index):
         """One optimizer step on (x, y); returns the recurrent state to carry (TBPTT) or None."""

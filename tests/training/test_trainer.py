@@ -405,6 +405,37 @@ def test_mid_epoch_checkpoint_resumes_exactly(tmp_path):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
 
 
+def test_a_mid_epoch_checkpoint_resumed_with_another_batch_size_skips_no_samples(tmp_path):
+    """Stopped after 3 of 12 batches of 8 (24 samples); resumed with batches of 16, the epoch goes on
+    at batch 1 of 6 (the same share, rounded down): samples 16-95 are trained, 16-23 a second time,
+    none of 24-47 skipped (resuming at batch 3 would start at sample 48)."""
+    from glassnet.training import TrainingInterrupted
+    seen, interrupt_at = [], [5]
+
+    def loss_fn(out, y):
+        seen.append(len(y))
+        if len(seen) == interrupt_at[0]:
+            raise KeyboardInterrupt
+        return gn.nn.functional.cross_entropy(out, y)
+
+    def trainer(lines):
+        gn.manual_seed(0)
+        model = _mlp()
+        return gn.Trainer(model, gn.optim.SGD(model.parameters(), lr=0.1), loss_fn, progress=False,
+                          log=lines.append, checkpoint_dir=tmp_path, checkpoint_every_steps=3)
+
+    with pytest.raises(TrainingInterrupted) as info:
+        trainer([]).fit(_digits_subset(96), epochs=1, batch_size=8, shuffle=False)
+    assert info.value.step == 3
+    seen.clear()
+    interrupt_at[0] = None
+    lines = []
+    resumed = trainer(lines)
+    resumed.fit(_digits_subset(96), epochs=1, batch_size=16, shuffle=False)
+    assert seen == [16] * 5 and resumed.global_step == 3 + 5 and resumed.epoch == 1
+    assert any("batch 3 of 12" in line and "continues at batch 1" in line for line in lines), lines
+
+
 def test_max_time_stops_mid_epoch_with_a_checkpoint(tmp_path):
     x, y = _streams(n=4, length=40_000)           # 20,000 windows: far more than 0.3 s on any machine
     gn.manual_seed(0)
