@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import traceback
 
 _world = None          # the MPI communicator once initialised (COMM_WORLD), else None
@@ -93,6 +94,10 @@ def _abort_on_uncaught(kind, value, tb) -> None:
     sys.stderr.write(f"glassnet.distributed: rank {rank} of {size} failed; aborting the job\n{text}")
     sys.stderr.flush()
     if world is not None and kind is not KeyboardInterrupt:
+        # the text sits in the pipe to mpiexec, which forwards it when it next reads; MPI_Abort
+        # makes mpiexec tear the job down at once, and MPICH's sometimes dropped this rank's
+        # last lines (2 of about 30 runs of the test here): give it a moment to read them first
+        time.sleep(0.3)
         world.Abort(1)
     (_previous_excepthook or sys.__excepthook__)(kind, value, tb)
 
