@@ -29,7 +29,8 @@ Three paths. The rule that picks among them, in order (tested in
   (c, i, j) and columns (n, oh, ow), so the forward is one GEMM per group,
   ``y = W (O, C*kh*kw) @ cols``; dW = dy @ cols^T; the input gradient is
   ``dcols = W^T @ dy`` scatter-added back through the writable window view (col2im), one
-  add per kernel offset, never per pixel.
+  add per kernel offset, never per pixel. A weight gradient small enough that BLAS runs it
+  slowly (a first layer's) is summed by a compiled kernel instead (``sum_of_products``).
 * **shifted rows** (stride 1, several input channels): ``conv_shifts``, kh + kw contiguous
   copies instead of kh * kw strided ones (its docstring has the derivation).
 * **Winograd** (3x3, stride 1): ``winograd``, 16 GEMMs over the channels on 4x4 tiles, the
@@ -79,9 +80,10 @@ def chunks(N, rows, pixels, itemsize):
 
 # A weight gradient with at most this many entries per group (M*K below: C*kh*kw x O/groups,
 # e.g. LeNet's first layer, 25 x 6) is summed by the compiled kernel rather than by BLAS:
-# BLAS's tiles are wider than such a result, and it does not split the long pixel axis
-# between threads, so it runs at a fraction of its speed there (about half the compiled
-# kernel's, measured at 25 x 6 and 75 x 6 over 100k pixels); at 27 x 32 BLAS is ahead again.
+# BLAS's tiles are wider than such a result and it does not split the long pixel axis
+# between threads, so it runs at a fraction of its speed there. Measured at 25 x 6, 9 x 8 and
+# 75 x 6 (the compiled sum ahead) and 27 x 32 (BLAS ahead again); the README's benchmark
+# section has the times.
 SMALL_RESULT = 512
 _COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
 
@@ -96,7 +98,7 @@ def sum_of_products_numpy(a, b):
 def _sum_of_products_loop(a, b, out):
     # out[g, m, k] = sum_p a[g, m, p] b[g, k, p], in blocks of p that stay in L1: four rows of a
     # against two of b at a time, so six loads feed eight running sums (fastmath lets LLVM
-    # split each sum over vector lanes; the reference tests hold it to float64 round-off)
+    # split each sum over vector lanes; the tests hold the result to a sum's rounding bound)
     G, M, P = a.shape
     K = b.shape[1]
     zero = out.dtype.type(0)
