@@ -9,7 +9,7 @@ Each step: forward, loss, backward, optional gradient clipping, optimizer step. 
 epoch: validation, history, a checkpoint (model, optimizer, scheduler, RNG state and
 history, written atomically), early stopping. ``fit`` on a directory holding a checkpoint
 resumes exactly where it stopped: the same batches, dropout masks and updates follow as
-if the run had never been interrupted.
+if the run had never been interrupted (what a checkpoint holds: ``training/checkpoint.py``).
 """
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ from ..autograd import grad_mode
 from ..data.dataloader import DataLoader
 from ..data.dataset import Dataset, TensorDataset, random_split
 from ..distributed.training import DataParallelRun
-from ..io import CheckpointError, load, save
+from ..io import load, save
 from ..nn.utils import clip_grad_norm_, clip_grad_value_
 from ..tensor import Tensor
 from ..report.gradient_flow import LayerGradients
+from . import checkpoint
 from .callbacks import EarlyStopping
 from .metrics import accuracy_counts
 from .run_lock import RunLock
@@ -64,28 +65,6 @@ def _check_batches(loader, what: str) -> None:
     if batches == 0:
         raise ValueError(f"{what} yields no batches: {samples} samples, batch_size {loader.batch_size}, "
                          f"drop_last={loader.drop_last}")
-
-
-def _loader_state(loader) -> dict:
-    """A loader's shuffling state ({} for loaders that keep none, e.g. a user's own iterable)."""
-    return loader.state_dict() if hasattr(loader, "state_dict") else {}
-
-
-def _restore_loader(loader, state: dict) -> None:
-    if state and hasattr(loader, "load_state_dict"):
-        loader.load_state_dict(state)
-
-
-def _check_finite_weights(weights: dict, path) -> None:
-    """A checkpoint saved after training diverged holds NaN: say so at load, not at the first loss."""
-    for name, value in weights.items():
-        array = value._data if isinstance(value, Tensor) else backend.xp.asarray(value)
-        if array.dtype.kind == "f" and not backend.xp.isfinite(array).all():
-            counts = [f"{n} {kind}" for n, kind in ((int(backend.xp.isnan(array).sum()), "NaN"),
-                                                     (int(backend.xp.isinf(array).sum()), "inf")) if n]
-            raise CheckpointError(f"{path} holds non-finite values ({', '.join(counts)}) in '{name}': it was "
-                                  f"saved after training diverged. Start a fresh run (or resume from an "
-                                  f"earlier checkpoint) with a lower learning rate or gradient clipping")
 
 
 def _batches(loader):
@@ -315,13 +294,13 @@ class Trainer:
         resumed, self._position = self._position, None
         if resumed is None:
             # what replays this epoch's order after a mid-epoch checkpoint: the generators now
-            self._epoch_start = {"rng": backend.rng().bit_generator.state, "loader": _loader_state(loader)}
+            self._epoch_start = {"rng": backend.rng().bit_generator.state, "loader": checkpoint.loader_state(loader)}
             totals = {"loss": 0.0, "seen": 0, "correct": 0, "counted": 0, "norms": []}
             first_batch = 0
         else:
             self._epoch_start = resumed["epoch_start"]
             backend.rng().bit_generator.state = self._epoch_start["rng"]
-            _restore_loader(loader, self._epoch_start["loader"])
+            checkpoint.restore_loader(loader, self._epoch_start["loader"])
             totals = resumed["totals"]
             first_batch = self._resumed_batch(resumed, loader)
         bar = None
@@ -336,7 +315,7 @@ class Trainer:
             state, first_window = None, 0
             if resumed is not None:         # the order is drawn: continue with the checkpoint's generators
                 backend.rng().bit_generator.state = resumed["rng"]
-                _restore_loader(loader, resumed["loader"])
+                checkpoint.restore_loader(loader, resumed["loader"])
                 state, first_window = resumed["state"], int(resumed["window"])
                 resumed = None
             if bar is not None and self.tbptt is not None and index == first_batch:
@@ -577,30 +556,12 @@ class Trainer:
     # --------------------------------------------------------- checkpoints
     def save_checkpoint(self, path, loader=None, position=None) -> None:
         """Everything needed to continue exactly: weights, optimizer, scheduler, RNGs, history
-        (and, for a mid-epoch checkpoint, ``position``: where in the epoch it stopped).
-        In a process group only rank 0 writes (every rank holds the same weights)."""
+        (and, for a mid-epoch checkpoint, ``position``: where in the epoch it stopped); what
+        the file holds is ``glassnet/training/checkpoint.py``'s ``trainer_state``. In a
+        process group only rank 0 writes (every rank holds the same weights)."""
         if self._parallel is not None and not self._parallel.main:
             return
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "epoch": self.epoch,
-            "global_step": self.global_step,
-            "history": self.history,
-            "rng": backend.rng().bit_generator.state,
-            "base_lrs": self._base_lrs,
-        }
-        if loader is not None and hasattr(loader, "state_dict"):
-            state["loader"] = loader.state_dict()
-        if position is not None:
-            state["position"] = position
-        if self.checkpoint_metadata is not None:
-            state["metadata"] = self.checkpoint_metadata
-        if self.scheduler is not None:
-            state["scheduler"] = self.scheduler.state_dict()
-        if self.early_stopping is not None:
-            state["early_stopping"] = self.early_stopping.state_dict()
-        save(state, path)
+        save(checkpoint.trainer_state(self, loader, position), path)
         self.last_checkpoint, self._checkpoint_epoch, self._checkpoint_step = path, self.epoch, self.global_step
         self._last_save = time.perf_counter()
 
@@ -611,46 +572,5 @@ class Trainer:
         checkpoint, the new ones apply from here on (the schedule continues from them) and
         the log says so.
         """
-        state = load(path)
-        _check_finite_weights(state["model"], path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        backend.rng().bit_generator.state = state["rng"]
-        if loader is not None and hasattr(loader, "load_state_dict"):
-            if "loader" in state:
-                loader.load_state_dict(state["loader"])
-            elif "loader_rng" in state:                     # checkpoints written before DataLoader.state_dict
-                loader.load_state_dict({"generator": state["loader_rng"]})
-        if self.scheduler is not None and "scheduler" in state:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.early_stopping is not None and "early_stopping" in state:
-            self.early_stopping.load_state_dict(state["early_stopping"])
-        self._position = state.get("position")
-        if self._position is not None:      # the generators as they were at the checkpoint, to continue from
-            self._position = dict(self._position, rng=state["rng"], loader=state.get("loader", {}))
+        checkpoint.restore(self, load(path), path, loader)
         self.last_checkpoint, self._checkpoint_epoch, self._checkpoint_step = path, self.epoch, self.global_step
-        if "base_lrs" in state:
-            self._apply_new_learning_rates([float(v) for v in state["base_lrs"]])
-
-    def _apply_new_learning_rates(self, saved) -> None:
-        """Resuming with an optimizer built for other learning rates: use the new ones."""
-        asked = self._base_lrs
-        if len(saved) != len(asked) or all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(asked, saved)):
-            return
-        groups = self.optimizer.param_groups
-        schedule = self.scheduler if hasattr(self.scheduler, "base_lrs") else None
-        for i, (group, new, old) in enumerate(zip(groups, asked, saved)):
-            if "initial_lr" in group:
-                group["initial_lr"] = new
-            if schedule is not None:
-                schedule.base_lrs[i] = new
-            else:           # no closed-form schedule (or ReduceLROnPlateau): keep its reductions so far
-                group["lr"] = group["lr"] * new / old if old else new
-        if schedule is not None:    # where the schedule stands now, from the new base
-            for group, lr in zip(groups, schedule.get_lr()):
-                group["lr"] = lr
-            schedule._last_lr = [group["lr"] for group in groups]
-        self.log(f"note: learning rate {asked[0]:g} replaces the checkpoint's {saved[0]:g}; training "
-                 f"continues at lr {groups[0]['lr']:g}" + (" on the resumed schedule" if schedule else ""))
