@@ -93,6 +93,21 @@ def test_layers_without_parameters_take_either_float_dtype(name):
     assert y.dtype == gn.float64
 
 
+@pytest.mark.parametrize("dims", [1, 2])
+def test_batch_norm_without_affine_takes_the_dtype_of_its_running_statistics(dims):
+    """No parameters, but running statistics: a float64 input to float32 statistics is refused (as
+    torch refuses it), naming both dtypes; converting the layer fixes it; without running
+    statistics any floating input is taken."""
+    layer, shape = (nn.BatchNorm1d, (4, 3)) if dims == 1 else (nn.BatchNorm2d, (4, 3, 2, 2))
+    x = gn.tensor(_input(shape, np.float64))
+    for mode in ("train", "eval"):
+        bn = getattr(layer(3, affine=False), mode)()
+        with pytest.raises(InputTypeError, match=rf"{layer.__name__}.*float64 input.*float32 running statistics"):
+            bn(x)
+    assert layer(3, affine=False).double()(x).dtype == gn.float64
+    assert layer(3, affine=False, track_running_stats=False)(x).dtype == gn.float64
+
+
 @pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
 @pytest.mark.parametrize("name", WITH_PARAMETERS)
 def test_torch_refuses_the_same_inputs(name):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...backend import get_default_dtype, xp
-from ...errors import ShapeError
+from ...errors import InputTypeError, ShapeError
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -82,6 +82,14 @@ class _BatchNorm(Module):
             raise ShapeError(f"expected {self.num_features} channels (input of shape (N, {self.num_features}, "
                              f"...)), got input of shape {tuple(input.shape)} with {input.shape[1]} channels",
                              self)
+        stats = self.running_mean
+        # with affine=True Module.__call__ checks the input against the parameters; without, the
+        # running statistics give the layer its dtype (torch refuses a mix too), else a float64
+        # input would update float32 statistics and a float32 one leave as float64
+        if self.weight is None and stats is not None and input._data.dtype != stats._data.dtype:
+            raise InputTypeError(f"got a {input._data.dtype} input, but the layer has {stats._data.dtype} running "
+                                 f"statistics: convert one (x.to(gn.{stats._data.dtype}) or "
+                                 f"layer.to(gn.{input._data.dtype}))", self)
 
     def forward(self, input):
         self._check_input(input)
