@@ -111,10 +111,19 @@ def test_sum_of_products_twins_match_a_float64_sum(twin, shape, dtype):
     assert np.all(np.abs(out - exact) <= bound)
 
 
-def test_sum_of_products_takes_blas_past_the_small_result():
-    assert K.SMALL_RESULT == 512
-    a, b = np.ones((1, 27, 10), np.float32), np.ones((1, 32, 10), np.float32)   # 864 entries: BLAS
-    np.testing.assert_array_equal(K.sum_of_products_numba(a, b), np.full((1, 27, 32), 10, np.float32))
+def test_sum_of_products_rule_sends_small_results_to_the_loop_and_the_rest_to_blas(monkeypatch):
+    """At most SMALL_RESULT entries a group, in float32/float64 and C order: the compiled loop;
+    anything else: the one BLAS product."""
+    calls = []
+    monkeypatch.setattr(K, "_sum_of_products_loop", lambda a, b, out: calls.append(a.shape[1:2] + b.shape[1:2]))
+    f32 = np.ones((1, 64, 10), np.float32)
+    K.sum_of_products_numba(f32[:, :25], f32[:, :6])                  # 150 entries (LeNet's first layer)
+    K.sum_of_products_numba(f32[:, :16], f32[:, :32])                 # 512: the limit, still the loop
+    assert calls == [(25, 6), (16, 32)]
+    K.sum_of_products_numba(f32[:, :27], f32[:, :32])                 # 864: BLAS
+    K.sum_of_products_numba(f32[:, :25, ::2], f32[:, :6, ::2])        # strided pixels: BLAS
+    K.sum_of_products_numba(f32[:, :25].astype(np.float16), f32[:, :6].astype(np.float16))   # float16: BLAS
+    assert calls == [(25, 6), (16, 32)]
 
 
 @pytest.mark.skipif(K.sum_of_products is K.sum_of_products_numpy, reason="NumPy backend: no compiled twin")
