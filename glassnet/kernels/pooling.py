@@ -25,7 +25,8 @@ Both keep y, the arg-max and dx in the input's memory order (channel-major after
 convolution: see ``kernels/convolution.py``). Adaptive pooling (torch's windows
 [floor(i*size/out), ceil((i+1)*size/out))) is separable in its NumPy twins (the average as
 two matrix products) and compiled passes over the planes in the other: the average always,
-the max for large windows (see the notes above ``_adaptive_max`` and ``_adaptive_avg``).
+the max for large windows (see the notes above ``_adaptive_max`` and ``_range_sums``, which also
+sums the fixed windows that overlap or are padded).
 """
 from __future__ import annotations
 
@@ -282,31 +283,6 @@ def _sum_compiled_pays(kernel, stride, pads):
     return min(stride) >= 2 and _scatter_pays(kernel, stride, pads, (1, 1))
 
 
-@jit
-def _window_sum_rows(x, kh, kw, sh, sw, top, left, y):
-    """y[p, a, b] = sum of x[p] over rows a*sh - top + i, columns b*sw - left + j (0 <= i < kh,
-    0 <= j < kw; padding adds nothing): per output row, the column sums of its kh rows (a row
-    of float64 sums, which vectorises), then each window's kw of them."""
-    P, H, W = x.shape
-    OH, OW = y.shape[1], y.shape[2]
-    colsum = xp.empty(W, xp.float64)
-    for p in range(P):
-        for a in range(OH):
-            colsum[:] = 0.0
-            for i in range(kh):
-                h = a * sh - top + i
-                if h >= 0 and h < H:
-                    for w in range(W):
-                        colsum[w] += x[p, h, w]
-            for b in range(OW):
-                s = 0.0
-                for j in range(kw):
-                    w = b * sw - left + j
-                    if w >= 0 and w < W:
-                        s += colsum[w]
-                y[p, a, b] = s
-
-
 def window_sum_compiled(x, kernel, stride, pads, out):
     """window_sum by one compiled pass over x's planes, y in x's memory order, for strided 2-d
     windows that overlap or are padded; the NumPy twin otherwise (see _sum_compiled_pays)."""
@@ -315,29 +291,9 @@ def window_sum_compiled(x, kernel, stride, pads, out):
     N, C = x.shape[:2]
     planes, channel_major = as_planes(x)
     y, y_planes = new_planes(N, C, out[0], out[1], x.dtype, channel_major)
-    _window_sum_rows(planes, kernel[0], kernel[1], stride[0], stride[1], pads[0], pads[2], y_planes)
+    _range_sums(planes, *_window_bounds(out[0], kernel[0], stride[0], pads[0], x.shape[2]),
+                *_window_bounds(out[1], kernel[1], stride[1], pads[2], x.shape[3]), False, y_planes)
     return y
-
-
-@jit
-def _window_sum_rows_backward(g, kh, kw, sh, sw, top, left, dx):
-    """dx[p, a*sh - top + i, b*sw - left + j] += g[p, a, b] for every in-bounds tap (i, j) of
-    every window (padding taps dropped); dx zero on entry."""
-    P, OH, OW = g.shape
-    H, W = dx.shape[1], dx.shape[2]
-    for p in range(P):
-        for a in range(OH):
-            for i in range(kh):
-                h = a * sh - top + i
-                if h < 0 or h >= H:
-                    continue
-                for b in range(OW):
-                    d = g[p, a, b]
-                    w0 = b * sw - left
-                    for j in range(kw):
-                        w = w0 + j
-                        if w >= 0 and w < W:
-                            dx[p, h, w] += d
 
 
 def window_sum_backward_compiled(g, x_like, kernel, stride, pads, out):
@@ -349,7 +305,8 @@ def window_sum_backward_compiled(g, x_like, kernel, stride, pads, out):
     order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
     g_planes = xp.ascontiguousarray(g.transpose(order)).reshape(-1, *g.shape[2:])
     dx, dx_planes = new_planes(N, C, H, W, g.dtype, channel_major, zero=True)
-    _window_sum_rows_backward(g_planes, kernel[0], kernel[1], stride[0], stride[1], pads[0], pads[2], dx_planes)
+    _spread_over_ranges(g_planes, *_window_bounds(g.shape[2], kernel[0], stride[0], pads[0], H),
+                        *_window_bounds(g.shape[3], kernel[1], stride[1], pads[2], W), False, dx_planes)
     return dx
 
 
@@ -461,6 +418,13 @@ def _adaptive_max_backward(dy, where, dx):
                 dx[p, where[p, a, b]] += dy[p, a, b]
 
 
+def _window_bounds(n_out, k, stride, pad, size):
+    """(lo, hi) int64 arrays: output i's window [i*stride - pad, + k) clipped to [0, size)
+    (the padding taps, which add nothing to a sum)."""
+    start = xp.arange(n_out, dtype=xp.int64) * stride - pad
+    return xp.clip(start, 0, size), xp.clip(start + k, 0, size)
+
+
 def _bounds_arrays(bounds):
     lo = xp.array([b[0] for b in bounds], xp.int64)
     hi = xp.array([b[1] for b in bounds], xp.int64)
@@ -532,8 +496,11 @@ def adaptive_avg_pool2d_backward_numpy(dy, rows, cols, x_like):
 
 
 @jit
-def _adaptive_avg(x, row_lo, row_hi, col_lo, col_hi, y):
-    """y[p, a, b] = mean of x[p] over rows [row_lo[a], row_hi[a]) x columns [col_lo[b], col_hi[b])."""
+def _range_sums(x, row_lo, row_hi, col_lo, col_hi, mean, y):
+    """y[p, a, b] = sum of x[p] over rows [row_lo[a], row_hi[a]) x columns [col_lo[b], col_hi[b]),
+    divided by the window's size when ``mean``: per output row, the column sums of its rows (a
+    row of float64 sums, which vectorises), then each window's run of them. Fixed windows
+    (``_window_bounds``, padding taps left out) and adaptive ones alike."""
     P, H, W = x.shape
     OH, OW = y.shape[1], y.shape[2]
     colsum = xp.empty(W, xp.float64)
@@ -547,13 +514,14 @@ def _adaptive_avg(x, row_lo, row_hi, col_lo, col_hi, y):
                 s = 0.0
                 for w in range(col_lo[b], col_hi[b]):
                     s += colsum[w]
-                y[p, a, b] = s / ((row_hi[a] - row_lo[a]) * (col_hi[b] - col_lo[b]))
+                y[p, a, b] = s / ((row_hi[a] - row_lo[a]) * (col_hi[b] - col_lo[b])) if mean else s
 
 
 @jit
-def _adaptive_avg_backward(dy, row_lo, row_hi, col_lo, col_hi, dx):
-    """dx[p, h, w] = sum over the windows (a, b) holding (h, w) of dy[p, a, b] / window size
-    (dx zero on entry: windows may overlap)."""
+def _spread_over_ranges(dy, row_lo, row_hi, col_lo, col_hi, mean, dx):
+    """The adjoint of ``_range_sums``: dx[p, h, w] = sum over the windows (a, b) holding (h, w)
+    of dy[p, a, b] (divided by the window's size when ``mean``); dx zero on entry (windows
+    may overlap)."""
     P, OH, OW = dy.shape
     W = dx.shape[2]
     share = xp.empty(W, dx.dtype)
@@ -561,7 +529,9 @@ def _adaptive_avg_backward(dy, row_lo, row_hi, col_lo, col_hi, dx):
         for a in range(OH):
             share[:] = 0
             for b in range(OW):
-                g = dy[p, a, b] / ((row_hi[a] - row_lo[a]) * (col_hi[b] - col_lo[b]))
+                g = dy[p, a, b]
+                if mean:
+                    g = g / ((row_hi[a] - row_lo[a]) * (col_hi[b] - col_lo[b]))
                 for w in range(col_lo[b], col_hi[b]):
                     share[w] += g
             for h in range(row_lo[a], row_hi[a]):
@@ -576,7 +546,7 @@ def adaptive_avg_pool2d_compiled(x, rows, cols):
     N, C = x.shape[:2]
     planes, channel_major = as_planes(x)
     y, y_planes = new_planes(N, C, len(rows), len(cols), x.dtype, channel_major)
-    _adaptive_avg(planes, *_bounds_arrays(rows), *_bounds_arrays(cols), y_planes)
+    _range_sums(planes, *_bounds_arrays(rows), *_bounds_arrays(cols), True, y_planes)
     return y
 
 
@@ -588,7 +558,7 @@ def adaptive_avg_pool2d_backward_compiled(dy, rows, cols, x_like):
     order = (1, 0, 2, 3) if channel_major else (0, 1, 2, 3)
     dy_planes = xp.ascontiguousarray(dy.transpose(order)).reshape(-1, *dy.shape[2:])
     dx, dx_planes = new_planes(N, C, H, W, dy.dtype, channel_major, zero=True)
-    _adaptive_avg_backward(dy_planes, *_bounds_arrays(rows), *_bounds_arrays(cols), dx_planes)
+    _spread_over_ranges(dy_planes, *_bounds_arrays(rows), *_bounds_arrays(cols), True, dx_planes)
     return dx
 
 
