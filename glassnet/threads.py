@@ -15,8 +15,12 @@ glassnet therefore sets the BLAS thread count itself, through OpenBLAS's C API f
 the library NumPy has already loaded (``openblas_set_num_threads``; the environment
 variable ``OPENBLAS_NUM_THREADS`` only works before NumPy is first imported):
 
-* ``gn.set_num_threads(n)`` as in torch: n threads for BLAS products from now on
-  (glassnet's compiled kernels are serial).
+* ``gn.set_num_threads(n)`` as in torch: n threads from now on. They are BLAS's, splitting
+  every product (glassnet's compiled kernels are serial), except while layers run in
+  *lanes* (``use_lanes``, ``glassnet/kernels/lanes.py``): then each of the n threads runs a
+  share of the layer with BLAS on one thread, until a layer that wants BLAS threads takes
+  them back (``use_blas``). The two do not mix within a step: OpenBLAS's idle workers spin
+  for a while after each product, on the cores the lanes need.
 * The default, applied on ``import glassnet`` unless ``GLASSNET_NUM_THREADS`` or one of the
   usual ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` variables says otherwise: one
   thread per core that other programs leave free (the kernel's count of runnable threads,
@@ -88,16 +92,57 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+_count = None           # glassnet's thread count, once set or chosen
+_lanes = False          # whether a layer runs in lanes now (BLAS then held at one thread)
+
+
 def _apply(n: int) -> None:
     # BLAS only: glassnet's compiled kernels are serial (glassnet/kernels/__init__.py), and
     # numba.set_num_threads would start Numba's thread pool just to size it.
+    global _count
+    _count = n
+    _set_blas(1 if _lanes else n)
+
+
+def _set_blas(n: int) -> None:
     blas = _find_blas()
     if blas:
         blas[0](n)
 
 
+def use_lanes() -> int:
+    """Switch the process to lanes (``glassnet/kernels/lanes.py``): BLAS on one thread, so that
+    each of glassnet's threads can run a share of a layer with its own products. Returns the
+    number of lanes, ``get_num_threads()``; with one thread nothing changes. Layers call this,
+    users need not: see ``kernels/lanes.py`` for which layers and why."""
+    global _lanes
+    n = get_num_threads()
+    if n > 1 and not _lanes:
+        _lanes = True
+        _set_blas(1)
+    return n
+
+
+def use_blas() -> int:
+    """Switch the process back to BLAS threads: products split over ``get_num_threads()``
+    threads (the default). Returns that count."""
+    global _lanes
+    n = get_num_threads()
+    if _lanes:
+        _lanes = False
+        _set_blas(n)
+    return n
+
+
+def blas_threads() -> int:
+    """The threads BLAS products use now (1 while layers run in lanes)."""
+    blas = _find_blas()
+    return int(blas[1]()) if blas else get_num_threads()
+
+
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for BLAS products, as ``torch.set_num_threads``.
+    """Use ``n`` threads, as ``torch.set_num_threads``: for BLAS products, or as lanes where a
+    layer runs in lanes (``use_lanes``).
 
     This turns the automatic choice off (see the module docstring) until
     ``set_num_threads(None)`` turns it back on.
@@ -115,7 +160,10 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads BLAS products use now."""
+    """The number of threads glassnet uses now: BLAS's, or as many lanes while layers run in
+    lanes (``use_lanes``)."""
+    if _count is not None:
+        return _count
     blas = _find_blas()
     if blas:
         return int(blas[1]())

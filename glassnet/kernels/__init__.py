@@ -14,9 +14,12 @@ Which one runs is chosen once, at import:
 * ``GLASSNET_KERNELS=numba`` (the default when Numba imports): compiled loops;
 * ``GLASSNET_KERNELS=numpy``: the NumPy twins (also what runs when Numba is missing).
 
-Compiled kernels are serial (no ``prange``): BLAS owns the threads, and two thread pools
-spinning on the same cores made a recurrent step many times slower when tried. They are
-compiled with ``cache=True``, so only the first process on a machine pays the compile.
+Compiled kernels are serial (no ``prange``): two thread pools spinning on the same cores
+made a recurrent step many times slower when tried. The threads are BLAS's, or, for layers
+whose work is much more than products (the Winograd convolution), glassnet's own lanes, each
+running a share of the layer with BLAS on one thread (``kernels/lanes.py`` says when and why).
+Kernels are compiled with ``cache=True``, so only the first process on a machine pays the
+compile.
 
 Layout rules (each kernel module documents its own in detail):
 

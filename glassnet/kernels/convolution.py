@@ -19,8 +19,9 @@ Three paths. The rule that picks among them, in order (tested in
 1. **Winograd F(2x2, 3x3)** (``kernels/winograd.py``) when :func:`winograd.worth_it`: a 3x3
    kernel, stride 1, no dilation, one group, padding <= 2, at least 32 input and 32 output
    channels, the compiled backend (the NumPy twins of its tile transforms are slower
-   than the GEMM paths, so ``GLASSNET_KERNELS=numpy`` keeps the paths below), and BLAS on
-   one thread (its serial tile transforms do not share a second core);
+   than the GEMM paths, so ``GLASSNET_KERNELS=numpy`` keeps the paths below), and at least
+   one image per thread: on several threads it runs in lanes, whole images per thread
+   (``kernels/lanes.py``), so its tile transforms use every core;
 2. else **shifted rows** when :func:`conv_shifts.worth_it` (stride 1, fewer rows written);
 3. else **im2col**.
 

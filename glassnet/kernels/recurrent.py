@@ -60,6 +60,7 @@ import math
 import numpy as np
 
 from . import BACKEND, jit, pick
+from ..threads import use_blas
 
 __all__ = ["StepOrder", "project_steps", "sum_over_steps", "stored_gates",
            "rnn_tanh_forward", "rnn_tanh_backward", "rnn_relu_forward", "rnn_relu_backward",
@@ -83,6 +84,7 @@ class StepOrder:
     """
 
     def __init__(self, T, N, lengths, reverse):
+        use_blas()     # many short products, one per step: BLAS threads, not lanes (kernels/lanes.py)
         self.T, self.N, self.reverse = T, N, bool(reverse)
         if lengths is None:
             self.order = None
@@ -114,7 +116,9 @@ class StepOrder:
     def gather_grad(self, dy):
         """``gather`` for the outputs' gradient, which only the step kernels read: the NumPy
         twins read strided rows as fast as contiguous ones, so under the NumPy backend a
-        strided view (the gradient of a batch_first output) is passed on uncopied."""
+        strided view (the gradient of a batch_first output) is passed on uncopied. It starts
+        every backward pass, which takes BLAS threads back as the forward pass did."""
+        use_blas()
         if self.order is None and BACKEND != "numba":
             return dy[::-1] if self.reverse else dy
         return self.gather(dy)

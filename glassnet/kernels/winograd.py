@@ -48,6 +48,8 @@ from __future__ import annotations
 
 from ..backend import xp
 from . import BACKEND, jit, pick
+from ..threads import get_num_threads, use_lanes
+from .lanes import run as lanes_run, shares
 
 # Bytes of one block's largest tile matrix (16 x channels x tiles). Whole images per block.
 # Each block makes 16 BLAS calls per product, and with two BLAS threads every call is a
@@ -71,7 +73,7 @@ def applies(kernel, stride, dilation, groups, pads):
             and groups == 1 and all(0 <= p <= 2 for p in pads))
 
 
-def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, blas_threads=None):
+def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, threads=None):
     """Whether :class:`kernels.convolution.Conv2dSteps` should take this path.
 
     Only with the compiled transforms: the NumPy twins make a strided pass per tile position
@@ -81,20 +83,19 @@ def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, blas
     pay only on enough channels (against the shifted rows it measured clearly faster from 32
     channels, about even at 16 and slower at 8: the README's benchmark section has the figures).
 
-    And only while BLAS runs on one thread (``blas_threads``, by default what
-    ``glassnet.threads`` reports now): the tile transforms are serial loops (BLAS owns the
-    threads, see ``kernels/__init__.py``), so with two BLAS threads they are the part of the
-    layer that does not speed up, and the whole cifar_cnn step measured slower on this path
-    than on the shifted rows; on one thread (the default on a busy machine) it measured faster.
+    On several threads (``threads``, by default ``glassnet.get_num_threads()``) the layer runs in
+    lanes, whole images per lane (``kernels/lanes.py``): the tile transforms are serial loops,
+    and beside BLAS threads they were the part that did not speed up (the cifar_cnn step was
+    slower than on the shifted rows), while in lanes they run on every core. So it needs at
+    least one image per lane; a smaller batch takes the shifted rows on BLAS threads.
     """
     backend = BACKEND if backend is None else backend
     if not (backend == "numba" and N > 0 and min(C, O) >= MIN_CHANNELS
             and applies(kernel, stride, dilation, groups, pads)):
         return False
-    if blas_threads is None:
-        from ..threads import get_num_threads
-        blas_threads = get_num_threads()
-    return blas_threads == 1
+    if threads is None:
+        threads = get_num_threads()
+    return N >= threads
 
 
 def tiles(OH, OW):
@@ -121,10 +122,10 @@ def filter_transform_adjoint(dU):
     return xp.ascontiguousarray((_GG(dU.dtype).T @ dU.reshape(16, K * C)).T).reshape(K, C, 3, 3)
 
 
-def images_per_block(N, channels, TH, TW, itemsize):
-    """Whole images per block so that a (16, channels, tiles) matrix is about BLOCK_BYTES."""
+def images_per_block(N, channels, TH, TW, itemsize, lanes=1):
+    """Whole images per block so that a (16, channels, tiles) matrix is about BLOCK_BYTES / lanes."""
     per_image = 16 * max(channels, 1) * TH * TW * itemsize
-    return max(1, min(N, BLOCK_BYTES // max(per_image, 1)))
+    return max(1, min(N, BLOCK_BYTES // max(lanes, 1) // max(per_image, 1)))
 
 
 # -- input tiles: V = B^T d B ----------------------------------------------------------------------
@@ -390,20 +391,31 @@ def _planes(x):
     return x.reshape(N * C, *x.shape[2:]), 1, C
 
 
-def _blocks(N, TH, TW, dtype, channels):
-    """(n0, n1, buffers): whole-image blocks, with one contiguous (16, ch, tiles) work matrix per
-    entry of ``channels`` (fresh ones for a shorter last block: compiled loops see them dense)."""
-    nb = images_per_block(N, max(channels), TH, TW, xp.dtype(dtype).itemsize)
+def _blocks(n0, n1, TH, TW, dtype, channels, lanes):
+    """(b0, b1, buffers): blocks of whole images b0..b1 within images n0..n1, with one contiguous
+    (16, ch, tiles) work matrix per entry of ``channels`` (fresh ones for a shorter last block:
+    compiled loops see them dense). Each of ``lanes`` lanes works in its own blocks, so the
+    block size is ``BLOCK_BYTES / lanes`` and the working memory stays BLOCK_BYTES-sized."""
+    nb = images_per_block(n1 - n0, max(channels), TH, TW, xp.dtype(dtype).itemsize, lanes)
     bufs = None
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        if bufs is None or n1 - n0 != nb:
-            bufs = tuple(xp.empty((16, ch, (n1 - n0) * TH * TW), dtype) for ch in channels)
-        yield n0, n1, bufs
+    for b0 in range(n0, n1, nb):
+        b1 = min(n1, b0 + nb)
+        if bufs is None or b1 - b0 != nb:
+            bufs = tuple(xp.empty((16, ch, (b1 - b0) * TH * TW), dtype) for ch in channels)
+        yield b0, b1, bufs
 
 
-def forward(x, W, b, pads, out_size):
-    """y (K, N, OH, OW), channel-major: y = W * x + b for a 3x3 stride-1 kernel."""
+def _lane_count(N, lanes):
+    """How many lanes to split N images over: ``lanes`` if given, else the process's thread count,
+    switching the process to lanes when that is more than one (``threads.use_lanes``)."""
+    if lanes is None:
+        lanes = use_lanes() if N > 1 else 1
+    return lanes
+
+
+def forward(x, W, b, pads, out_size, lanes=None):
+    """y (K, N, OH, OW), channel-major: y = W * x + b for a 3x3 stride-1 kernel. The images are
+    shared among ``lanes`` threads (by default the process's count; see :func:`_lane_count`)."""
     N, C = x.shape[:2]
     K = W.shape[0]
     (OH, OW), (top, _, left, _) = out_size, pads
@@ -413,16 +425,22 @@ def forward(x, W, b, pads, out_size):
     U = filter_transform(W.astype(dtype, copy=False))
     bias = xp.zeros(K, dtype) if b is None else b.astype(dtype, copy=False)
     y = xp.empty((K, N, OH, OW), dtype)
-    for n0, n1, (V, M) in _blocks(N, TH, TW, dtype, (C, K)):
-        input_tiles(planes, sc, sn, n0, n1, top, left, TH, TW, V)
-        xp.matmul(U, V, out=M)                                          # M[xi] = U[xi] @ V[xi]
-        output_tiles(M, y, n0, TH, TW, bias)
+
+    def images(n0, n1):                                                 # one lane's share
+        for b0, b1, (V, M) in _blocks(n0, n1, TH, TW, dtype, (C, K), len(parts)):
+            input_tiles(planes, sc, sn, b0, b1, top, left, TH, TW, V)
+            xp.matmul(U, V, out=M)                                      # M[xi] = U[xi] @ V[xi]
+            output_tiles(M, y, b0, TH, TW, bias)
+
+    parts = shares(N, _lane_count(N, lanes))
+    lanes_run(images, parts)
     return y
 
 
-def backward(dyc, x, x_shape, W, pads, need_x, need_W):
+def backward(dyc, x, x_shape, W, pads, need_x, need_W, lanes=None):
     """(dx (N, C, H, W) stored channel-major, or None; dW (K, C, 3, 3) or None) from dyc (K, N, OH, OW);
-    x (the forward's input) is read only for dW."""
+    x (the forward's input) is read only for dW. Images shared among lanes as in :func:`forward`;
+    each lane sums its own part of dW."""
     N, C, H, Wd = x_shape
     K, _, OH, OW = dyc.shape
     top, _, left, _ = pads
@@ -434,13 +452,25 @@ def backward(dyc, x, x_shape, W, pads, need_x, need_W):
         dx = xp.empty((C, N, H, Wd), dtype)
     if need_W:
         planes, sc, sn = _planes(x.astype(dtype, copy=False))
-        dU = xp.zeros((16, K, C), dtype)
-    for n0, n1, (dM, V) in _blocks(N, TH, TW, dtype, (K, C)):
-        grad_tiles(dyc, n0, n1, TH, TW, dM)
-        if need_W:                               # the forward's V, rebuilt from x
-            input_tiles(planes, sc, sn, n0, n1, top, left, TH, TW, V)
-            dU += xp.matmul(dM, V.transpose(0, 2, 1))                   # dU[xi] = dM[xi] @ V[xi]^T
-        if need_x:
-            dV = xp.matmul(Ut, dM, out=V)      # dV[xi] = U[xi]^T @ dM[xi] (V is spent: dU has it)
-            input_grad_tiles(dV, dx, n0, top, left, TH, TW)
-    return (dx.transpose(1, 0, 2, 3) if need_x else None), (filter_transform_adjoint(dU) if need_W else None)
+
+    def images(n0, n1):                                                 # one lane's share
+        dU = xp.zeros((16, K, C), dtype) if need_W else None
+        for b0, b1, (dM, V) in _blocks(n0, n1, TH, TW, dtype, (K, C), len(parts)):
+            grad_tiles(dyc, b0, b1, TH, TW, dM)
+            if need_W:                           # the forward's V, rebuilt from x
+                input_tiles(planes, sc, sn, b0, b1, top, left, TH, TW, V)
+                dU += xp.matmul(dM, V.transpose(0, 2, 1))               # dU[xi] = dM[xi] @ V[xi]^T
+            if need_x:
+                dV = xp.matmul(Ut, dM, out=V)  # dV[xi] = U[xi]^T @ dM[xi] (V is spent: dU has it)
+                input_grad_tiles(dV, dx, b0, top, left, TH, TW)
+        return dU
+
+    parts = shares(N, _lane_count(N, lanes))
+    partial = lanes_run(images, parts)
+    dW = None
+    if need_W:
+        dU = partial[0]
+        for more in partial[1:]:
+            dU += more
+        dW = filter_transform_adjoint(dU)
+    return (dx.transpose(1, 0, 2, 3) if need_x else None), dW

@@ -55,21 +55,24 @@ def _case(case, dtype=np.float64, seed=0):
 @pytest.mark.parametrize("case", GRID)
 @pytest.mark.parametrize("layout", ["c_order", "channel_major"])
 @pytest.mark.parametrize("block_bytes", [None, 1])
-def test_winograd_matches_textbook_forms(case, layout, block_bytes, twin, monkeypatch):
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_winograd_matches_textbook_forms(case, layout, block_bytes, lanes, twin, monkeypatch):
     if block_bytes is not None:
         monkeypatch.setattr(Wg, "BLOCK_BYTES", block_bytes)           # one image per block
     (x, w, b, dy), out = _case(case)
     pads = case[5]
     xs = _channel_major(x) if layout == "channel_major" else x
-    y = Wg.forward(xs, w, b, pads, out).transpose(1, 0, 2, 3)
+    y = Wg.forward(xs, w, b, pads, out, lanes=lanes).transpose(1, 0, 2, 3)
     np.testing.assert_allclose(y, ref.conv2d_by_windows(x, w, b, (1, 1), pads, (1, 1), 1), rtol=1e-12, atol=1e-12)
-    dx, dW = Wg.backward(np.ascontiguousarray(dy.transpose(1, 0, 2, 3)), xs, x.shape, w, pads, True, True)
+    dx, dW = Wg.backward(np.ascontiguousarray(dy.transpose(1, 0, 2, 3)), xs, x.shape, w, pads, True, True,
+                         lanes=lanes)
     np.testing.assert_allclose(dW, ref.conv2d_weight_grad_by_windows(x, dy, w.shape, (1, 1), pads, (1, 1), 1),
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, ref.conv2d_input_grad_full(dy, w, x.shape, (1, 1), pads, (1, 1), 1),
                                rtol=1e-12, atol=1e-12)
     assert dx.transpose(1, 0, 2, 3).flags.c_contiguous                # channel-major, as every path's dx
-    dx_alone, none = Wg.backward(np.ascontiguousarray(dy.transpose(1, 0, 2, 3)), None, x.shape, w, pads, True, False)
+    dx_alone, none = Wg.backward(np.ascontiguousarray(dy.transpose(1, 0, 2, 3)), None, x.shape, w, pads, True, False,
+                                 lanes=lanes)
     assert none is None
     np.testing.assert_array_equal(dx_alone, dx)
 
@@ -125,7 +128,7 @@ def test_conv2d_steps_on_the_winograd_path(keep_input, input_grad_too, monkeypat
 
 
 def test_the_rule_picks_winograd_only_where_it_measuredfaster():
-    cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64, blas_threads=1)
+    cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64, threads=1)
     for C, O in ((32, 32), (32, 64), (64, 64)):                       # cifar_cnn's layers past the input
         assert Wg.worth_it(C, O, backend="numba", **cifar)
         assert not Wg.worth_it(C, O, backend="numpy", **cifar)        # the twins lose to the GEMM paths
@@ -138,8 +141,11 @@ def test_the_rule_picks_winograd_only_where_it_measuredfaster():
     assert not Wg.worth_it(32, 32, **dict(other, dilation=(2, 1)))
     assert not Wg.worth_it(32, 32, **dict(other, groups=2))
     assert not Wg.worth_it(32, 32, **dict(other, pads=(3, 3, 3, 3)))
-    # serial tile transforms beside two BLAS threads: the shifted rows measured faster
-    assert not Wg.worth_it(32, 32, **dict(other, blas_threads=2))
+    # on two threads in lanes, one image a lane at least; one image takes the shifted rows' BLAS threads
+    assert Wg.worth_it(32, 32, **dict(other, threads=2))
+    assert Wg.worth_it(32, 32, **dict(other, threads=2, N=2))
+    assert not Wg.worth_it(32, 32, **dict(other, threads=2, N=1))
+    assert Wg.worth_it(32, 32, **dict(other, threads=1, N=1))
     assert not Wg.worth_it(32, 32, **dict(other, N=0))
 
 
@@ -151,12 +157,12 @@ def test_conv2d_steps_follow_the_rule(one_blas_thread):
     assert conv_shifts.worth_it(32, 64, 3, 3, (1, 1), 64)
 
 
-def test_the_rule_reads_the_blas_thread_count_now(one_blas_thread):
+def test_the_rule_reads_the_thread_count_now(one_blas_thread):
     import glassnet as gn
-    cifar = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=64, backend="numba")
-    assert Wg.worth_it(32, 32, **cifar)
+    one_image = dict(kernel=(3, 3), stride=(1, 1), dilation=(1, 1), groups=1, pads=(1, 1, 1, 1), N=1, backend="numba")
+    assert Wg.worth_it(32, 32, **one_image)
     gn.set_num_threads(2)
-    assert Wg.worth_it(32, 32, **cifar) == (gn.get_num_threads() == 1)   # 1 where BLAS cannot be told
+    assert Wg.worth_it(32, 32, **one_image) == (gn.get_num_threads() == 1)
 
 
 # -- speed guard ------------------------------------------------------------------------------
