@@ -67,12 +67,17 @@ class _Sequence(Function):
         """One (N, width) array per step for gradients; zero where a step is padding."""
         return (xp.zeros if self.steps.padded else xp.empty)((T, N, width), self.dtype)
 
-    def _input_grads(self, dA, W_ih, need_x, need_W_ih, need_b):
-        """dx_t = da_t W_ih, dW_ih = sum_t da_t^T x_t and db = sum_t da_t."""
+    def _input_grad(self, dA, W_ih):
+        """dx_t = da_t W_ih for every t, in the caller's layout."""
         T, N = dA.shape[:2]
-        dx = self.steps.scatter((dA.reshape(T * N, -1) @ W_ih).reshape(T, N, -1)) if need_x else None
-        dW_ih, db = kernels.sum_over_steps(dA, self.x, need_W_ih, need_b)
-        return dx, dW_ih, db
+        return self.steps.scatter((dA.reshape(T * N, -1) @ W_ih).reshape(T, N, -1))
+
+    def _weight_grads(self, dA, h, need_W_ih, need_W_hh, need_b):
+        """dW_ih = sum_t da_t^T x_t, dW_hh = sum_t da_t^T h_{t-1} and db = sum_t da_t (None where
+        not wanted), in one pass over the steps."""
+        (dW_ih, dW_hh), db = kernels.sum_over_steps(
+            dA, (self.x if need_W_ih else None, h[:-1] if need_W_hh else None), need_b)
+        return dW_ih, dW_hh, db
 
 
 class RNN(_Sequence):
@@ -115,8 +120,8 @@ class RNN(_Sequence):
             step(dh[:b], dY[t, :b], h[t + 1, :b], dA[t, :b])    # da_t = (dh + dy_t) * act'(a_t)
             xp.matmul(dA[t, :b], W_hh, out=dh[:b])             # dh_{t-1} = da_t W_hh
         need = self.needs_input_grad
-        dx, dW_ih, db = self._input_grads(dA, self.W_ih, need[0], need[2], self.has_bias)
-        dW_hh = kernels.sum_over_steps(dA, h[:-1])[0] if need[3] else None   # sum_t da_t^T h_{t-1}
+        dx = self._input_grad(dA, self.W_ih) if need[0] else None
+        dW_ih, dW_hh, db = self._weight_grads(dA, h, need[2], need[3], self.has_bias)
         return (dx, steps.unsort(dh) if need[1] else None, dW_ih, dW_hh,
                 db if need[4] else None, db.copy() if need[5] else None)
 
@@ -177,8 +182,8 @@ class LSTM(_Sequence):
                                   dA[t, :b])
             xp.matmul(dA[t, :b], W_hh, out=dh[:b])               # dh_{t-1} = da_t W_hh (four gates)
         need = self.needs_input_grad
-        dx, dW_ih, db = self._input_grads(dA, self.W_ih, need[0], need[3], self.has_bias)
-        dW_hh = kernels.sum_over_steps(dA, h[:-1])[0] if need[4] else None   # sum_t da_t^T h_{t-1}
+        dx = self._input_grad(dA, self.W_ih) if need[0] else None
+        dW_ih, dW_hh, db = self._weight_grads(dA, h, need[3], need[4], self.has_bias)
         return (dx, steps.unsort(dh) if need[1] else None, steps.unsort(dc) if need[2] else None,
                 dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
 
@@ -283,15 +288,16 @@ class GRU(_Sequence):
                 kernels.gru_reset_backward(d_rh[:b], h[t, :b], self.gates[t, :b], dA[t, :b], dh_direct[:b])
                 xp.matmul(dA[t, :b, :2 * H], W_hrz, out=dh_rec[:b])
         need = self.needs_input_grad
-        dx, dW_ih, db = self._input_grads(dA, self.W_ih, need[0], need[2], need[4] or need[5])
+        dx = self._input_grad(dA, self.W_ih) if need[0] else None
+        (dW_ih,), db = kernels.sum_over_steps(dA, (self.x if need[2] else None,), need[4] or need[5])
         dh0 = steps.unsort(dh_direct + dh_rec) if need[1] else None
         db_ih = db if need[4] else None
         if self.reset_after:                                             # sum_t du_t^T h_{t-1}, sum_t du_t
-            dW_hh, db_hh = kernels.sum_over_steps(dU, h[:-1], need[3], need[5])
+            (dW_hh,), db_hh = kernels.sum_over_steps(dU, (h[:-1] if need[3] else None,), need[5])
         else:
             dW_hh = None
             if need[3]:                                                  # [da_rz^T h_{t-1}; da_n^T (r h_{t-1})]
-                dW_hh = xp.concatenate([kernels.sum_over_steps(dA[..., :2 * H], h[:-1])[0],
-                                        kernels.sum_over_steps(dA[..., 2 * H:], self.rh)[0]])
+                dW_hh = xp.concatenate([kernels.sum_over_steps(dA[..., :2 * H], (h[:-1],))[0][0],
+                                        kernels.sum_over_steps(dA[..., 2 * H:], (self.rh,))[0][0]])
             db_hh = db.copy() if need[5] else None                       # b_hh enters as b_ih does
         return dx, dh0, dW_ih, dW_hh, db_ih, db_hh

@@ -33,10 +33,11 @@ Layout rules (written here once; the callers never mention them):
   ``gates``, ``c``, ``h``, ``dz``); the compiled ones allocate nothing per step (the NumPy
   twins allocate their hot gate blocks).
 * The products over the whole sequence, ``project_steps`` (x_t W_ih^T + b for every t) and
-  ``sum_over_steps`` (the weight and bias gradients summed over t), are one BLAS product
+  ``sum_over_steps`` (every weight and bias gradient summed over t), are one BLAS product
   each under both backends (nothing to compile): the bias rides in the product as a column
-  of ones appended to the inputs when they are narrower than half the gates, which saves a
-  pass over the (T*N, G*H) result.
+  of ones appended to the inputs (to x when they are narrower than half the gates, which
+  saves a pass over the (T*N, G*H) result; always in the gradients' sum, which stacks
+  [x | h | 1] anyway).
 
 Numerics:
 
@@ -192,16 +193,41 @@ def project_steps(X, W, b=None):
     return A.reshape(T, N, -1)
 
 
-def sum_over_steps(dA, X, weight=True, bias=False):
-    """(sum_t dA_t^T X_t, sum_t of dA_t's rows): the gradients of a weight and a bias every step
-    shares, one matrix product over the stacked steps (the bias's as the product with the column
-    of ones of ``project_steps``, or a sum where the bias is not folded); None where not asked."""
-    GH, (T, N, I) = dA.shape[-1], X.shape
-    dA2, X2 = dA.reshape(T * N, GH), X.reshape(T * N, I)
-    if bias and weight and _folds_bias(I, GH):
-        dWb = dA2.T @ _with_ones(X2)
-        return np.ascontiguousarray(dWb[:, :I]), dWb[:, I].copy()
-    return (dA2.T @ X2 if weight else None), (dA2.sum(axis=0) if bias else None)
+def sum_over_steps(dA, inputs, bias=False):
+    """([sum_t dA_t^T X_t for X in inputs], sum_t of dA_t's rows): the gradients of weights and a
+    bias that every step shares, as ONE matrix product over the stacked steps,
+
+        dA^T [X_1 | X_2 | ... | 1]      (T*N rows; the column of ones only when ``bias``)
+
+    cut into its blocks: dA (T, N, GH), each X (T, N, I_k) or None (its gradient not wanted:
+    None comes back). One product reads dA once for all the weights (an LSTM's W_ih, W_hh and
+    bias together) and runs BLAS on a wider result than separate ones would.
+    Checked against the per-step sums in ``tests/kernels/test_recurrent_kernels.py``."""
+    T, N, GH = dA.shape
+    wanted = [X for X in inputs if X is not None]
+    widths = [X.shape[-1] for X in wanted]
+    if not wanted and not bias:
+        return [None] * len(inputs), None
+    if len(wanted) == 1 and not bias:
+        stacked = wanted[0].reshape(T * N, widths[0])
+    else:
+        stacked = np.empty((T * N, sum(widths) + bias), dA.dtype)
+        col = 0
+        for X, width in zip(wanted, widths):
+            stacked[:, col:col + width] = X.reshape(T * N, width)
+            col += width
+        if bias:
+            stacked[:, col] = 1
+    sums = dA.reshape(T * N, GH).T @ stacked                   # (GH, sum of widths [+ 1])
+    grads, col = [], 0
+    for X in inputs:
+        if X is None:
+            grads.append(None)
+            continue
+        width = X.shape[-1]
+        grads.append(np.ascontiguousarray(sums[:, col:col + width]))
+        col += width
+    return grads, (sums[:, col].copy() if bias else None)
 
 
 # --------------------------------------------------------------------------- scalar helpers

@@ -160,14 +160,23 @@ def test_products_over_all_steps(T, N, I, GH, bias):
     A = K.project_steps(X, W, b)
     for t in range(T):
         np.testing.assert_allclose(A[t], X[t] @ W.T + (b if bias else 0), rtol=1e-12, atol=1e-12)
-    dW, db = K.sum_over_steps(dA, X, weight=True, bias=bias)
-    np.testing.assert_allclose(dW, sum(dA[t].T @ X[t] for t in range(T)), rtol=1e-12, atol=1e-12)
-    assert dW.flags.c_contiguous
-    if bias:
-        np.testing.assert_allclose(db, sum(dA[t].sum(axis=0) for t in range(T)), rtol=1e-12, atol=1e-12)
-    else:
-        assert db is None
-    assert K.sum_over_steps(dA, X, weight=False, bias=False) == (None, None)
+    Hs = rng.standard_normal((T, N, GH + 1))                          # a second input, another width
+    for inputs in ((X,), (X, Hs), (None, Hs), (X, None)):
+        dWs, db = K.sum_over_steps(dA, inputs, bias=bias)
+        assert len(dWs) == len(inputs)
+        for dW, Xk in zip(dWs, inputs):
+            if Xk is None:
+                assert dW is None
+                continue
+            np.testing.assert_allclose(dW, sum(dA[t].T @ Xk[t] for t in range(T)), rtol=1e-12, atol=1e-12)
+            assert dW.flags.c_contiguous
+        if bias:
+            np.testing.assert_allclose(db, sum(dA[t].sum(axis=0) for t in range(T)), rtol=1e-12, atol=1e-12)
+        else:
+            assert db is None
+    assert K.sum_over_steps(dA, (None, None), bias=False) == ([None, None], None)
+    _, db = K.sum_over_steps(dA, (None,), bias=True)                  # the bias alone
+    np.testing.assert_allclose(db, dA.sum(axis=(0, 1)), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
