@@ -68,7 +68,7 @@ class _Sequence(Function):
         return (xp.zeros if self.steps.padded else xp.empty)((T, N, width), self.dtype)
 
     def _input_grad(self, dA, W_ih):
-        """dx_t = da_t W_ih for every t, in the caller's layout."""
+        """dx_t = da_t W_ih for every t, (T, N, I) in the order the caller gave x."""
         T, N = dA.shape[:2]
         return self.steps.scatter((dA.reshape(T * N, -1) @ W_ih).reshape(T, N, -1))
 
