@@ -36,6 +36,7 @@ from __future__ import annotations
 import ctypes
 import os
 import pathlib
+import time
 
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
             "openblas_set_num_threads")
@@ -123,15 +124,30 @@ def use_lanes() -> int:
     return n
 
 
+#: seconds after a layer last asked for BLAS threads during which no layer takes lanes
+LANES_QUIET = 1.0
+_blas_wanted_at = -1e9
+
+
 def use_blas() -> int:
     """Switch the process back to BLAS threads: products split over ``get_num_threads()``
-    threads (the default). Returns that count."""
-    global _lanes
+    threads (the default), and no lanes for ``LANES_QUIET`` seconds (``lanes_allowed``), so
+    that a model with both kinds of layer keeps BLAS threads instead of switching every
+    step. Returns the count."""
+    global _lanes, _blas_wanted_at
+    _blas_wanted_at = time.monotonic()
     n = get_num_threads()
     if _lanes:
         _lanes = False
         _set_blas(n)
     return n
+
+
+def lanes_allowed() -> bool:
+    """Whether a layer may take lanes now: more than one thread, and no layer has asked for
+    BLAS threads in the last ``LANES_QUIET`` seconds (in a model that mixes the two, every
+    switch to lanes would find OpenBLAS's workers still spinning from the last product)."""
+    return get_num_threads() > 1 and time.monotonic() - _blas_wanted_at > LANES_QUIET
 
 
 def blas_threads() -> int:

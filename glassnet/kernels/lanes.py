@@ -19,7 +19,10 @@ spinning thread. A CIFAR training step measured 185-193 ms with lanes beside two
 products in the other layers, 125-131 ms with lanes and one-thread products throughout, and
 151-179 ms with two BLAS threads and no lanes. So the switch is process-wide
 (``glassnet.threads.use_lanes`` / ``use_blas``): a layer that runs in lanes holds BLAS at one
-thread until a layer that wants BLAS threads (the recurrent ones) takes them back.
+thread until a layer that wants BLAS threads (the recurrent ones) takes them back, and for a
+second after that no layer takes lanes (``threads.lanes_allowed``), so that a model with both
+kinds (a convolutional front end to an LSTM) stays on BLAS threads instead of switching
+twice a step into spinning workers.
 
 Results do not depend on the number of lanes beyond rounding: each image's outputs are the
 same sums, and sums over the batch (weight gradients) add one partial per lane

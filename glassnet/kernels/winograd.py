@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from ..backend import xp
 from . import BACKEND, jit, pick
-from ..threads import get_num_threads, use_lanes
+from ..threads import get_num_threads, lanes_allowed, use_lanes
 from .lanes import run as lanes_run, shares
 
 # Bytes of one block's largest tile matrix (16 x channels x tiles). Whole images per block.
@@ -87,7 +87,9 @@ def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, thre
     lanes, whole images per lane (``kernels/lanes.py``): the tile transforms are serial loops,
     and beside BLAS threads they were the part that did not speed up (the cifar_cnn step was
     slower than on the shifted rows), while in lanes they run on every core. So it needs at
-    least one image per lane; a smaller batch takes the shifted rows on BLAS threads.
+    least one image per lane (a smaller batch takes the shifted rows on BLAS threads), and
+    lanes at all (``threads.lanes_allowed``: not while recurrent layers in the same model
+    keep BLAS threads busy).
     """
     backend = BACKEND if backend is None else backend
     if not (backend == "numba" and N > 0 and min(C, O) >= MIN_CHANNELS
@@ -95,6 +97,8 @@ def worth_it(C, O, kernel, stride, dilation, groups, pads, N, backend=None, thre
         return False
     if threads is None:
         threads = get_num_threads()
+        if threads > 1 and not lanes_allowed():
+            return False
     return N >= threads
 
 

@@ -87,9 +87,11 @@ def test_a_forked_child_gets_lanes_of_its_own():
 # -- the process-wide switch ------------------------------------------------------------------
 
 @pytest.fixture
-def two_threads():
+def two_threads(monkeypatch):
+    """Two threads, and no recurrent layer run lately (earlier tests' would keep lanes away)."""
     requested = threads._requested
     gn.set_num_threads(2)
+    monkeypatch.setattr(threads, "_blas_wanted_at", -1e9)
     yield
     threads.use_blas()
     gn.set_num_threads(requested)
@@ -117,7 +119,7 @@ def test_one_thread_means_no_lanes(two_threads):
 
 
 @pytest.mark.skipif(kernels.BACKEND != "numba", reason="the Winograd path needs the compiled transforms")
-def test_a_winograd_layer_takes_lanes_and_a_recurrent_layer_takes_them_back(two_threads):
+def test_a_winograd_layer_takes_lanes_and_a_recurrent_layer_takes_them_back(two_threads, monkeypatch):
     rng = np.random.default_rng(0)
     conv, lstm = nn.Conv2d(32, 32, 3, padding=1), nn.LSTM(8, 16)
     x = gn.tensor(rng.standard_normal((4, 32, 8, 8)).astype(np.float32), requires_grad=True)
@@ -127,6 +129,7 @@ def test_a_winograd_layer_takes_lanes_and_a_recurrent_layer_takes_them_back(two_
     assert not threads._lanes
     if _blas_is_told():
         assert threads.blas_threads() == 2
+    monkeypatch.setattr(threads, "LANES_QUIET", 0.0)                 # (else BLAS threads stay a second)
     conv(x)
     assert threads._lanes
     out.sum().backward()                                           # the LSTM's backward takes them back too
@@ -152,3 +155,17 @@ def test_a_layer_in_lanes_computes_what_it_does_on_one_thread(two_threads):
     np.testing.assert_allclose(y2, y1, rtol=1e-6, atol=1e-6 * np.abs(y1).max())
     np.testing.assert_allclose(dx2, dx1, rtol=1e-6, atol=1e-6 * np.abs(dx1).max())
     np.testing.assert_allclose(dW2, dW1, rtol=1e-5, atol=1e-6 * np.abs(dW1).max())
+
+
+@pytest.mark.skipif(kernels.BACKEND != "numba", reason="the Winograd path needs the compiled transforms")
+def test_a_model_with_recurrent_layers_keeps_blas_threads(two_threads, monkeypatch):
+    """Right after a recurrent layer the convolution takes the shifted rows on BLAS threads, not
+    lanes; once no recurrent layer has run for LANES_QUIET seconds, lanes again."""
+    from glassnet.kernels import convolution as K
+    geometry = ((4, 32, 8, 8), (32, 32, 3, 3), 1, (1, 1, 1, 1), (1, 1), (1, 1), (8, 8))
+    assert K.Conv2dSteps(geometry).winograd
+    nn.LSTM(8, 16)(gn.tensor(np.zeros((3, 2, 8), np.float32)))
+    steps = K.Conv2dSteps(geometry)
+    assert not steps.winograd and steps.shifts and not threads._lanes
+    monkeypatch.setattr(threads, "LANES_QUIET", 0.0)
+    assert K.Conv2dSteps(geometry).winograd
