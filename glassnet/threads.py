@@ -20,7 +20,9 @@ variable ``OPENBLAS_NUM_THREADS`` only works before NumPy is first imported):
   *lanes* (``use_lanes``, ``glassnet/kernels/lanes.py``): then each of the n threads runs a
   share of the layer with BLAS on one thread, until a layer that wants BLAS threads takes
   them back (``use_blas``). The two do not mix within a step: OpenBLAS's idle workers spin
-  for a while after each product, on the cores the lanes need.
+  for a while after each product, on the cores the lanes need. While in lanes, BLAS is on
+  one thread for the whole process, NumPy products of the caller's own included;
+  ``use_blas()`` gives it its threads back.
 * The default, applied on ``import glassnet`` unless ``GLASSNET_NUM_THREADS`` or one of the
   usual ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` variables says otherwise: one
   thread per core that other programs leave free (the kernel's count of runnable threads,
