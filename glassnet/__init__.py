@@ -45,7 +45,8 @@ __all__ = [
     "__version__", "set_num_threads", "get_num_threads",
 ]
 
-threads.adapt()   # BLAS threads: one per core that other programs leave free (see threads.py)
+# No thread count is applied on import (it would change NumPy's BLAS for the whole host
+# process): glassnet applies its choice when it first computes with threads (threads.py).
 
 
 def manual_seed(seed: int):

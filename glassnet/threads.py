@@ -23,12 +23,15 @@ variable ``OPENBLAS_NUM_THREADS`` only works before NumPy is first imported):
   for a while after each product, on the cores the lanes need. While in lanes, BLAS is on
   one thread for the whole process, NumPy products of the caller's own included;
   ``use_blas()`` gives it its threads back.
-* The default, applied on ``import glassnet`` unless ``GLASSNET_NUM_THREADS`` or one of the
-  usual ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` variables says otherwise: one
-  thread per core that other programs leave free (the kernel's count of runnable threads,
-  less this process's own), at least one, so that glassnet does not split its products
-  over cores it would have to wait for. ``gn.threads.adapt()`` re-checks (the Trainer
-  calls it at the start of every epoch; at most once a second).
+* The default, unless ``GLASSNET_NUM_THREADS`` or one of the usual ``OMP_NUM_THREADS`` /
+  ``OPENBLAS_NUM_THREADS`` variables says otherwise: one thread per core that other programs
+  leave free (the kernel's count of runnable threads, less this process's own), at least
+  one, so that glassnet does not split its products over cores it would have to wait for.
+  It is applied when glassnet first computes with threads (the first backward pass, the
+  first question for the count, ``gn.get_num_threads()`` included), not on ``import
+  glassnet``: BLAS's thread count belongs to the whole host process, and a program that only
+  imports glassnet (to read a checkpoint, say) keeps NumPy's own. ``gn.threads.adapt()``
+  re-checks (the Trainer calls it at the start of every epoch; at most once a second).
 
 Without OpenBLAS (NumPy built on Accelerate or MKL), the counts are recorded but BLAS is
 left to its own settings.
@@ -180,12 +183,16 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads glassnet uses now: BLAS's, or as many lanes while layers run in
     lanes (``use_lanes``)."""
-    if _count is not None:
-        return _count
-    blas = _find_blas()
-    if blas:
-        return int(blas[1]())
-    return _requested or _automatic()
+    if _count is None:        # nothing applied yet: glassnet's choice, applied now (module docstring)
+        return adapt()
+    return _count
+
+
+def apply_once() -> None:
+    """Apply glassnet's thread choice if nothing has yet (the autograd engine calls this at
+    every backward pass: the first one is when training starts)."""
+    if _count is None:
+        adapt()
 
 
 def _from_environment():

@@ -47,3 +47,20 @@ def test_busy_cores_get_fewer_threads(restore_threads):
         for p in spinners:
             p.kill()
             p.wait()
+
+
+def test_import_leaves_numpys_blas_alone_until_glassnet_computes():
+    """import glassnet changes no thread count of the host process; the first backward pass
+    (training starting) applies glassnet's choice."""
+    code = (
+        "import glassnet as gn\n"
+        "from glassnet import threads\n"
+        "blas = threads._find_blas()\n"
+        "print(blas[1]() if blas else 2)\n"
+        "x = gn.tensor([1.0, 2.0], requires_grad=True)\n"
+        "(x * x).sum().backward()\n"
+        "print(blas[1]() if blas else gn.get_num_threads())\n")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", GLASSNET_NUM_THREADS="1")
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == ["2", "1"], out.stderr

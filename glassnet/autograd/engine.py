@@ -11,6 +11,7 @@ backward pass proceeds.
 from __future__ import annotations
 
 from ..backend import xp
+from .. import threads
 from . import grad_mode
 
 
@@ -93,6 +94,7 @@ def backward(root, grad, retain_graph: bool = False) -> None:
 def _backward(root, grad, retain_graph: bool) -> None:
     from ..tensor import Tensor
 
+    threads.apply_once()     # glassnet's thread count, applied when training starts (not on import)
     node = root.grad_fn
     if node is None:  # a leaf: its gradient is the seed itself
         _accumulate_leaf(root, grad, owned=False)
