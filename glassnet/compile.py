@@ -58,7 +58,7 @@ import logging
 import operator
 
 from .autograd import grad_mode
-from .autograd.function import Function
+from .autograd.function import RecordedApplies
 from .backend import xp
 from .functions.activation import ReLU as _ReLU
 from .functions.dropout import Dropout as _Dropout
@@ -384,42 +384,33 @@ class _Recording:
     """``with _Recording() as r: model(x)``: the outermost ``Function.apply`` calls, in order, and
     the Tensor methods met that take values out of the Functions (``escapes``).
 
-    ``Function.apply`` and those Tensor methods are patched for the duration of one forward pass
-    only (as ``onnx/trace.py`` does); nested applies (a Function built from others) are run, not
-    recorded."""
+    ``Function.apply`` (through ``autograd.function.RecordedApplies``, which ``onnx/trace.py``
+    uses too) and those Tensor methods are patched for the duration of one forward pass only;
+    nested applies (a Function built from others) are run, not recorded."""
 
     def __init__(self):
         self.calls, self.escapes = [], []
-        self.depth = 0
+        self._applies = RecordedApplies(
+            lambda cls, inputs, options, output: self.calls.append(_Call(cls, inputs, options, output)))
+
+    @property
+    def depth(self):
+        """> 0 while a recorded apply runs (a Tensor method called then is the Function's own)."""
+        return self._applies.depth
 
     def __enter__(self):
         global _recording
         _recording += 1
-        recording = self
-        self._apply = Function.__dict__["apply"]
-        original_apply = self._apply.__func__
-
-        def recorded_apply(cls, *inputs, **options):
-            if recording.depth:
-                return original_apply(cls, *inputs, **options)
-            recording.depth += 1
-            try:
-                output = original_apply(cls, *inputs, **options)
-            finally:
-                recording.depth -= 1
-            recording.calls.append(_Call(cls, inputs, options, output))
-            return output
-
         self._methods = {name: Tensor.__dict__[name] for name in _ESCAPES if name in Tensor.__dict__}
         for name, method in self._methods.items():
-            setattr(Tensor, name, _escape(recording, name, method))
-        Function.apply = classmethod(recorded_apply)
+            setattr(Tensor, name, _escape(self, name, method))
+        self._applies.__enter__()
         return self
 
     def __exit__(self, *exc):
         global _recording
         _recording -= 1
-        Function.apply = self._apply
+        self._applies.__exit__(*exc)
         for name, method in self._methods.items():
             setattr(Tensor, name, method)
         return False

@@ -74,3 +74,39 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+class RecordedApplies:
+    """``with RecordedApplies(on_call): ...`` calls ``on_call(cls, inputs, options, output)`` after
+    every outermost ``Function.apply`` in the block has run (applies made inside another
+    apply, by a Function built from others, run unrecorded). Both of glassnet's recorders are
+    built on it: ``gn.compile`` (``compile.py``, a forward pass replayed as straight-line code)
+    and the ONNX tracer (``onnx/trace.py``). ``Function.apply`` is patched for the block only
+    and restored on leaving it, whatever happens inside."""
+
+    def __init__(self, on_call):
+        self.on_call = on_call
+        self.depth = 0            # > 0 while an apply of the block runs
+
+    def __enter__(self):
+        recorder, on_call = self, self.on_call
+        self._apply = Function.__dict__["apply"]
+        original_apply = self._apply.__func__
+
+        def recorded_apply(cls, *inputs, **options):
+            if recorder.depth:
+                return original_apply(cls, *inputs, **options)
+            recorder.depth += 1
+            try:
+                output = original_apply(cls, *inputs, **options)
+            finally:
+                recorder.depth -= 1
+            on_call(cls, inputs, options, output)
+            return output
+
+        Function.apply = classmethod(recorded_apply)
+        return self
+
+    def __exit__(self, *exc):
+        Function.apply = self._apply
+        return False

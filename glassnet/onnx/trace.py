@@ -17,7 +17,7 @@ one forward pass only (``with Tracer(...)``), and keeps every recorded tensor al
 """
 from __future__ import annotations
 
-from ..autograd.function import Function
+from ..autograd.function import RecordedApplies
 from ..nn.module import Module
 from ..tensor import Tensor
 
@@ -54,8 +54,7 @@ class Tracer:
     def __enter__(self):
         tracer = self
         self._module_call = Module.__call__
-        self._apply = Function.__dict__["apply"]
-        original_call, original_apply = self._module_call, self._apply.__func__
+        original_call = self._module_call
 
         def traced_call(module, *args, **kwargs):
             if tracer.depth or not tracer.is_layer(module):
@@ -68,17 +67,16 @@ class Tracer:
             tracer.calls.append(LayerCall(module, args, kwargs, output))
             return output
 
-        def traced_apply(cls, *inputs, **options):
-            output = original_apply(cls, *inputs, **options)
-            if not tracer.depth:
+        def op_call(cls, inputs, options, output):
+            if not tracer.depth:      # an operation outside the layers recorded whole
                 tracer.calls.append(OpCall(cls, inputs, options, output))
-            return output
 
+        self._applies = RecordedApplies(op_call)
         Module.__call__ = traced_call
-        Function.apply = classmethod(traced_apply)
+        self._applies.__enter__()
         return self
 
     def __exit__(self, *exc):
         Module.__call__ = self._module_call
-        Function.apply = self._apply
+        self._applies.__exit__(*exc)
         return False
