@@ -54,8 +54,13 @@ _requested = None       # what set_num_threads was last asked for (None: the aut
 
 
 def _loaded_openblas_paths():
-    """Paths of OpenBLAS libraries mapped into this process (Linux), else NumPy's bundled ones."""
+    """Paths of OpenBLAS libraries mapped into this process (Linux), NumPy's own first, else
+    NumPy's bundled ones. NumPy's must come first: SciPy brings a second OpenBLAS (Numba loads
+    it as soon as it compiles a kernel), and a thread count set there would leave NumPy's
+    products, glassnet's, on the count they had."""
     import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
+    root = pathlib.Path(numpy.__file__).parent
+    numpys = (root.parent / "numpy.libs", root / ".dylibs", root / ".libs")
     paths = []
     try:
         with open("/proc/self/maps") as maps:
@@ -66,10 +71,9 @@ def _loaded_openblas_paths():
     except OSError:
         pass
     if not paths:
-        root = pathlib.Path(numpy.__file__).parent
-        for folder in (root.parent / "numpy.libs", root / ".dylibs", root.parent / "numpy" / ".libs"):
+        for folder in numpys:
             paths += [str(p) for p in sorted(folder.glob("*openblas*"))]
-    return paths
+    return sorted(paths, key=lambda p: not any(pathlib.Path(p).is_relative_to(folder) for folder in numpys))
 
 
 def _find_blas():

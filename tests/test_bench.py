@@ -56,3 +56,15 @@ def test_each_floor_builds_and_steps(name):
     step, flops = build(name, kwargs)
     step()
     assert flops is None or flops > 0
+
+
+def test_the_ratio_pairs_each_round_with_its_neighbour():
+    """The machine slows 3x for two rounds, for both frameworks alike: every round's ratio is
+    0.5, and so is the reported one, with no spread."""
+    from bench.run import paired_ratio
+    glassnet, torch = [1.0, 1.0, 3.0, 3.0, 1.0], [2.0, 2.0, 6.0, 6.0, 2.0]
+    ratio, (p25, p75) = paired_ratio(glassnet, torch)
+    assert ratio == 0.5 and p25 == p75 == 0.5
+    ratio, (p25, p75) = paired_ratio([1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0])
+    assert ratio == 1.25 and p25 < 1.25 < p75
+    assert paired_ratio([3.0], [2.0]) == (1.5, [1.5, 1.5])

@@ -64,3 +64,22 @@ def test_import_leaves_numpys_blas_alone_until_glassnet_computes():
     env.pop("OMP_NUM_THREADS", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["2", "1"], out.stderr
+
+
+def test_the_thread_count_goes_to_numpys_openblas_when_scipy_brings_another():
+    """SciPy ships a second OpenBLAS (and Numba loads it once it compiles a kernel); glassnet must
+    set NumPy's, whose products are glassnet's, whichever the process mapped first."""
+    pytest.importorskip("scipy.linalg")
+    code = (
+        "import scipy.linalg\n"
+        "import glassnet as gn\n"
+        "from glassnet import threads\n"
+        "print(len(set(l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower())))\n"
+        "print(threads._loaded_openblas_paths()[0])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    libraries, chosen = out.stdout.split()
+    if int(libraries) < 2:
+        pytest.skip("this SciPy shares NumPy's OpenBLAS")
+    import numpy
+    assert chosen.startswith(os.path.dirname(os.path.dirname(numpy.__file__))) and "numpy" in chosen, chosen
