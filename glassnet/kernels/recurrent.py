@@ -211,7 +211,7 @@ def sum_over_steps(dA, inputs, bias=False):
     if len(wanted) == 1 and not bias:
         stacked = wanted[0].reshape(T * N, widths[0])
     else:
-        stacked = np.empty((T * N, sum(widths) + bias), dA.dtype)
+        stacked = np.empty((T * N, sum(widths) + bias), np.result_type(dA, *wanted))
         col = 0
         for X, width in zip(wanted, widths):
             stacked[:, col:col + width] = X.reshape(T * N, width)
