@@ -4,8 +4,8 @@ Two ways to use n cores, and glassnet takes each where it measured faster:
 
 * **BLAS threads** (the default): OpenBLAS splits every matrix product over n threads and
   everything else runs serially on the calling thread. Best where the work *is* products,
-  many and short: a recurrent layer's per-step products, an MLP. Splitting a 200 us product
-  by hand costs more in thread hand-offs than the second core gives (README, Benchmarks).
+  many and short: a recurrent layer's per-step products, an MLP. Splitting a product of a
+  few hundred microseconds by hand costs more in thread hand-offs than the second core gives.
 * **lanes**: the layer's work is cut into n shares along an axis whose parts never meet
   (the images of a batch), and each share runs start to end on its own thread (``run``):
   its products on one BLAS thread, its compiled transforms (which release the GIL) beside
@@ -15,14 +15,14 @@ Two ways to use n cores, and glassnet takes each where it measured faster:
 The two do not mix well in one process: after a product on n threads, OpenBLAS's idle
 workers busy-wait for the next one (``OPENBLAS_THREAD_TIMEOUT``, read once when NumPy loads
 the library, about 0.1-0.2 s here), and a lane that runs meanwhile shares its core with a
-spinning thread. A CIFAR training step measured 185-193 ms with lanes beside two-thread
-products in the other layers, 125-131 ms with lanes and one-thread products throughout, and
-151-179 ms with two BLAS threads and no lanes. So the switch is process-wide
-(``glassnet.threads.use_lanes`` / ``use_blas``): a layer that runs in lanes holds BLAS at one
-thread until a layer that wants BLAS threads (the recurrent ones) takes them back, and for a
-second after that no layer takes lanes (``threads.lanes_allowed``), so that a model with both
-kinds (a convolutional front end to an LSTM) stays on BLAS threads instead of switching
-twice a step into spinning workers.
+spinning thread: a CIFAR training step with lanes beside two-thread products in its other
+layers was slower than with no lanes at all, and with one-thread products throughout the
+fastest of the three (the README's benchmark section has the figures). So the switch is
+process-wide (``glassnet.threads.use_lanes`` / ``use_blas``): a layer that runs in lanes
+holds BLAS at one thread until a layer that wants BLAS threads (the recurrent ones) takes
+them back, and for a second after that no layer takes lanes (``threads.lanes_allowed``), so
+that a model with both kinds (a convolutional front end to an LSTM) stays on BLAS threads
+instead of switching twice a step into spinning workers.
 
 Results do not depend on the number of lanes beyond rounding: each image's outputs are the
 same sums, and sums over the batch (weight gradients) add one partial per lane
