@@ -172,7 +172,7 @@ def set_num_threads(n: int) -> None:
     This turns the automatic choice off (see the module docstring) until
     ``set_num_threads(None)`` turns it back on.
     """
-    global _requested, _last_applied
+    global _requested
     if n is None:
         _requested = None
         adapt()
@@ -181,7 +181,6 @@ def set_num_threads(n: int) -> None:
         raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
     _requested = n
     _apply(n)
-    _last_applied = n
 
 
 def get_num_threads() -> int:
@@ -256,9 +255,6 @@ def _automatic() -> int:
     return max(1, min(cores, int(cores - other_running() + 0.5)))
 
 
-_last_applied = None
-
-
 _last_check = -1e9
 
 
@@ -266,14 +262,12 @@ def adapt(min_interval: float = 0.0) -> int:
     """Apply the automatic thread count now, unless the user or the environment set one;
     ``min_interval``: seconds within which a second call keeps the last choice. Returns the
     count in use."""
-    import time
-    global _last_applied, _last_check
+    global _last_check
     fixed = _requested if _requested is not None else _from_environment()
-    if fixed is None and _last_applied is not None and time.monotonic() - _last_check < min_interval:
-        return _last_applied
+    if fixed is None and _count is not None and time.monotonic() - _last_check < min_interval:
+        return _count
     _last_check = time.monotonic()
     n = fixed if fixed is not None else _automatic()
-    if n != _last_applied:
+    if n != _count:
         _apply(n)
-        _last_applied = n
     return n
