@@ -46,6 +46,8 @@ def _array_from(data, dtype=None):
     return a
 
 
+_new_object = object.__new__
+_ndarray = xp.ndarray
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
@@ -121,11 +123,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _wrap(cls, array) -> "Tensor":
+    @staticmethod
+    def _wrap(array) -> "Tensor":
         """A Tensor around ``array`` without copying or dtype changes (internal)."""
-        t = object.__new__(cls)
-        t._data = array if isinstance(array, xp.ndarray) else xp.asarray(array)
+        t = _new_object(Tensor)
+        t._data = array if type(array) is _ndarray or isinstance(array, xp.ndarray) else xp.asarray(array)
         t.requires_grad = False
         t.grad = None
         t.grad_fn = None

@@ -22,6 +22,7 @@ from . import grad_mode
 
 _tensor_class = None  # set by glassnet.tensor once Tensor exists (tensor.py imports this module)
 _NO_GRADS = [(False,) * n for n in range(8)]
+_new = object.__new__   # Function subclasses take no constructor arguments
 
 
 class Function:
@@ -39,7 +40,7 @@ class Function:
         # This runs once per operation, so it is kept lean: per-op Python overhead is what
         # separates a NumPy framework from raw NumPy on small tensors.
         Tensor = _tensor_class
-        node = cls.__new__(cls)
+        node = _new(cls)
         record = False
         if grad_mode._enabled:
             needs = tuple([isinstance(t, Tensor) and t.requires_grad for t in inputs])
@@ -48,9 +49,10 @@ class Function:
             n = len(inputs)
             node.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
             out = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **options)
+            wrap = Tensor._wrap
             if type(out) is tuple:
-                return tuple([Tensor._wrap(o) for o in out])
-            return Tensor._wrap(out)
+                return tuple([wrap(o) for o in out])
+            return wrap(out)
         node.needs_input_grad = needs
         out = node.forward(*[t._data if isinstance(t, Tensor) else t for t in inputs], **options)
         node.parents = inputs

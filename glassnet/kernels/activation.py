@@ -22,8 +22,14 @@ from . import jit, pick
 from .layout import flat
 
 
+# max(0, x) against a zero of x's own dtype: a Python 0 costs NumPy a promotion step per call,
+# which shows at batch-1 sizes (and a 0-d zero of another dtype would promote the result).
+_ZEROS = {xp.dtype(t): xp.zeros((), t) for t in (xp.float32, xp.float64)}
+
+
 def relu_numpy(x):
-    return xp.maximum(x, 0)
+    zero = _ZEROS.get(x.dtype)
+    return xp.maximum(x, 0 if zero is None else zero)
 
 
 def relu_backward_numpy(dy, y):

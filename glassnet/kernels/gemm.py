@@ -70,13 +70,21 @@ def _affine_row(x, W, b, y):
         j += 1
 
 
+_COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
+
+
 def affine_row_compiled(x, W, b, out=None):
-    """y = x W^T + b for one row x (1, K) in one compiled pass over W (into ``out``), when x, W, b
-    and out are C-ordered and of one floating dtype; anything else takes the NumPy twin."""
+    """y = x W^T + b for one row x (1, K) in one compiled pass over W (into ``out``), when W is
+    C-ordered and x, W, b and out are all float32 or all float64; anything else takes the NumPy
+    twin. (x, b and out may have any strides: the loop indexes them, so a strided view is only
+    a second compiled specialisation, not a wrong answer.)"""
+    # identity tests on the dtype: this runs once per layer call at batch 1, where every
+    # attribute read shows (a non-native dtype object, e.g. byte-swapped, fails them and
+    # takes the twin)
     dtype = W.dtype
-    if (dtype.kind == "f" and x.dtype == dtype and W.flags.c_contiguous and x.flags.c_contiguous
-            and (b is None or (b.dtype == dtype and b.flags.c_contiguous))
-            and (out is None or (out.dtype == dtype and out.flags.c_contiguous))):
+    if ((dtype is _COMPILED_DTYPES[0] or dtype is _COMPILED_DTYPES[1]) and x.dtype is dtype
+            and (b is None or b.dtype is dtype) and (out is None or out.dtype is dtype)
+            and W.flags.c_contiguous):
         y = xp.empty((1, W.shape[0]), dtype) if out is None else out
         _affine_row(x, W, xp.zeros(W.shape[0], dtype) if b is None else b, y)
         return y
