@@ -76,8 +76,9 @@ _COMPILED_DTYPES = (xp.dtype(xp.float32), xp.dtype(xp.float64))
 def affine_row_compiled(x, W, b, out=None):
     """y = x W^T + b for one row x (1, K) in one compiled pass over W (into ``out``), when W is
     C-ordered and x, W, b and out are all float32 or all float64; anything else takes the NumPy
-    twin. (x, b and out may have any strides: the loop indexes them, so a strided view is only
-    a second compiled specialisation, not a wrong answer.)"""
+    twin. (x and b may have any strides: the loop indexes them, so a strided view is only a
+    second compiled specialisation, not a wrong answer. ``out``, as for the twin's ``np.dot``,
+    is C-ordered: ``gn.compile``'s buffers.)"""
     # identity tests on the dtype: this runs once per layer call at batch 1, where every
     # attribute read shows (a non-native dtype object, e.g. byte-swapped, fails them and
     # takes the twin)

@@ -57,6 +57,18 @@ def test_row_twins_take_odd_layouts(twin):
 
 
 @pytest.mark.parametrize("twin", TWINS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_twins_take_strided_rows_and_biases(twin, dtype):
+    # a C-ordered weight with a strided row and bias: the compiled loop indexes them itself
+    # (a second specialisation), and the sums come out the same
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((7, 9)).astype(dtype)
+    x = rng.standard_normal((1, 18)).astype(dtype)[:, ::2]
+    b = rng.standard_normal(14).astype(dtype)[::2]
+    _assert_close(TWINS[twin](x, W, b), x, W, b, dtype)
+
+
+@pytest.mark.parametrize("twin", TWINS)
 def test_row_twins_propagate_nan_and_inf(twin):
     x, W, b = _data(9, 6, np.float32)
     x[0, 4] = np.nan
