@@ -68,3 +68,15 @@ def test_the_ratio_pairs_each_round_with_its_neighbour():
     ratio, (p25, p75) = paired_ratio([1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0])
     assert ratio == 1.25 and p25 < 1.25 < p75
     assert paired_ratio([3.0], [2.0]) == (1.5, [1.5, 1.5])
+
+
+def test_recurrent_lanes_lead_computes_todays_forward():
+    """bench/recurrent_lanes.py (a measured lead): the LSTM forward split by hidden units over
+    two lanes gives the states the library's loop gives."""
+    from glassnet import kernels
+    if kernels.BACKEND != "numba":
+        pytest.skip("the lead's lanes run compiled loops")
+    from bench.recurrent_lanes import compare
+    difference, times = compare(T=5, N=3, H=8, rounds=1)
+    assert difference < 1e-6
+    assert set(times) == {"today", "split by units"}
