@@ -53,8 +53,9 @@ Numerics:
   ``np.tanh`` may not be; exp's overflow and underflow give exactly 0 and 1, silenced).
 * Loops are serial and compiled with NumPy's error model (a division otherwise stays
   scalar). Of ``fastmath`` they take contraction only (``_CONTRACT``): a * b + c as one
-  fused multiply-add, rounded once, which makes the gate kernels a fifth faster and no less
-  exact; reassociation and approximate reciprocals stay off (the full set was slower).
+  fused multiply-add, rounded once, so the rational tanh's chain of them runs faster and no
+  less exact (the README's benchmark section has the figures); reassociation and
+  approximate reciprocals stay off (the full set was slower).
 """
 from __future__ import annotations
 
