@@ -19,11 +19,14 @@ glassnet's own pieces:
   keeps the compiler from hoisting the flag's load out of the loop); a sleeping hand-off
   costs 250-400 us on this virtual machine, more than a whole step.
 
-What the library would still need: the backward pass in the same shape (lane k computes its
-units' dA, a barrier, then its columns of dh = sum_k dA_k W_k), variable lengths, the NumPy
-backend and one-thread fallbacks, the reference tests, and a rule for when spinning a core for
-the length of a recurrent pass is acceptable on a busy machine. The README's benchmark
-section has what this measured.
+The backward time loop in the same shape (``compare_backward``): lane k runs the gate
+kernel's backward (``lstm_backward_numba``) on its units, giving its dA_k; a barrier; then
+its columns of dh_{t-1} = sum_j dA_j W_j, two one-thread products.
+
+What the library would still need: variable lengths, the NumPy backend and one-thread
+fallbacks, the reference tests, and a rule for when spinning a core for the length of a
+recurrent pass is acceptable on a busy machine. The README's benchmark section has what this
+measured.
 """
 from __future__ import annotations
 
@@ -81,6 +84,104 @@ def _build(numba, sgemm, step):
         return 0
 
     return lane_loop
+
+
+def _build_backward(numba, sgemm, step_back):
+    yield_cpu = ctypes.CDLL(None).sched_yield
+    yield_cpu.restype, yield_cpu.argtypes = ctypes.c_int, []
+    ROW_MAJOR, NO_TRANS = 101, 111
+
+    @numba.njit(nogil=True)
+    def lane_loop(k, dy_k, dh_k, dc_k, c_k, gates_k, tanh_c_k, dA0, dA1, W_0k, W_1k, flags):
+        # W_jk (4 H/2, H/2): lane j's gate rows of W_hh, lane k's unit columns
+        T, N, Hh = tanh_c_k.shape
+        G = 4 * Hh
+        dA_k = dA0 if k == 0 else dA1
+        one, zero = np.float32(1.0), np.float32(0.0)
+        for i in range(T):
+            t = T - 1 - i
+            step_back(dh_k, dy_k[t], dc_k, c_k[t], gates_k[t], tanh_c_k[t], dA_k[t])
+            yield_cpu()
+            flags[16 * k] = i + 1
+            while flags[16 * (1 - k)] < i + 1:
+                yield_cpu()
+            # dh_{t-1}[:, units k] = dA0_t W_0k + dA1_t W_1k
+            sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, N, Hh, G, one, dA0[t].ctypes.data, G, W_0k.ctypes.data, Hh,
+                  zero, dh_k.ctypes.data, Hh)
+            sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, N, Hh, G, one, dA1[t].ctypes.data, G, W_1k.ctypes.data, Hh,
+                  one, dh_k.ctypes.data, Hh)
+        return 0
+
+    return lane_loop
+
+
+def current_backward(dy, dh, dc, c, gates, tanh_c, dA, W, step_back):
+    """glassnet's backward loop today: the gate kernel, then dh_{t-1} = dA_t W_hh on BLAS's threads."""
+    for t in reversed(range(tanh_c.shape[0])):
+        step_back(dh, dy[t], dc, c[t], gates[t], tanh_c[t], dA[t])
+        np.matmul(dA[t], W, out=dh)
+
+
+def compare_backward(T, N, H, rounds=12, seed=0):
+    """As ``compare``, for the backward time loop: (largest |dh| or |dc| difference, times)."""
+    import numba
+
+    import glassnet as gn
+    from glassnet import threads
+    from glassnet.kernels import lanes
+    from glassnet.kernels import recurrent as R
+    step_back = R.lstm_backward_numba
+    lane_loop = _build_backward(numba, _sgemm(), step_back)
+    requested = threads._requested
+    gn.set_num_threads(2)
+    rng = np.random.default_rng(seed)
+    G, Hh = 4 * H, H // 2
+    W = (rng.standard_normal((G, H)) * 0.1).astype(np.float32)
+    dy = rng.standard_normal((T, N, H)).astype(np.float32)
+    c = rng.standard_normal((T + 1, N, H)).astype(np.float32)
+    gates = rng.uniform(0.05, 0.95, (T, N, G)).astype(np.float32)
+    tanh_c = np.tanh(c[1:])
+    dA = np.empty((T, N, G), np.float32)
+
+    def units(a, k):
+        return np.ascontiguousarray(a[..., k * Hh:(k + 1) * Hh])
+    Wk = _rows_of_units(W, H)
+    W_jk = [[units(Wk[j], k) for k in range(2)] for j in range(2)]
+    g_units = [np.ascontiguousarray(gates.reshape(T, N, 4, H)[:, :, :, k * Hh:(k + 1) * Hh].reshape(T, N, G // 2))
+               for k in range(2)]
+    dy_k, c_k, tanh_c_k = ([units(a, k) for k in range(2)] for a in (dy, c, tanh_c))
+    dA_k = [np.empty((T, N, G // 2), np.float32) for _ in range(2)]
+
+    def split_backward():
+        dh, dc = [np.zeros((N, Hh), np.float32) for _ in range(2)], [np.zeros((N, Hh), np.float32) for _ in range(2)]
+        flags = np.zeros(32, np.int64)
+        lanes.run(lambda k: lane_loop(k, dy_k[k], dh[k], dc[k], c_k[k], g_units[k], tanh_c_k[k], dA_k[0], dA_k[1],
+                                      W_jk[0][k], W_jk[1][k], flags), [(0,), (1,)])
+        return np.concatenate(dh, axis=1), np.concatenate(dc, axis=1)
+
+    try:
+        threads.use_blas()
+        dh, dc = np.zeros((N, H), np.float32), np.zeros((N, H), np.float32)
+        current_backward(dy, dh, dc, c, gates, tanh_c, dA, W, step_back)
+        threads.use_lanes()
+        dh_split, dc_split = split_backward()
+        difference = float(max(np.abs(dh_split - dh).max(), np.abs(dc_split - dc).max()))
+        times = {"today": [], "split by units": []}
+        for _ in range(rounds):
+            threads.use_blas()
+            dh[...], dc[...] = 0, 0
+            start = time.perf_counter()
+            current_backward(dy, dh, dc, c, gates, tanh_c, dA, W, step_back)
+            times["today"].append(time.perf_counter() - start)
+            threads.use_lanes()
+            time.sleep(0.25)
+            start = time.perf_counter()
+            split_backward()
+            times["split by units"].append(time.perf_counter() - start)
+    finally:
+        threads.use_blas()
+        gn.set_num_threads(requested)
+    return difference, times
 
 
 def current_forward(gates, W, h, c, tanh_c, step):
@@ -150,12 +251,13 @@ def compare(T, N, H, rounds=12, seed=0):
 
 
 def main(rounds=12):
-    print("LSTM forward time loop, 2 threads: min / median ms over", rounds, "alternating rounds")
+    print("LSTM time loops, 2 threads: min / median ms over", rounds, "alternating rounds")
     for name, shape in {"lstm_seq": (28, 128, 128), "char_lstm": (64, 32, 256)}.items():
-        difference, times = compare(*shape, rounds=rounds)
-        assert difference < 1e-5, f"the split loop's h differs by {difference}"
-        cells = [f"{k} {min(v) * 1e3:.2f} / {np.median(v) * 1e3:.2f}" for k, v in times.items()]
-        print(f"  {name} (T, N, H = {shape}): " + ",  ".join(cells))
+        for direction, measure in (("forward", compare), ("backward", compare_backward)):
+            difference, times = measure(*shape, rounds=rounds)
+            assert difference < 1e-5, f"the split {direction} loop differs by {difference}"
+            cells = [f"{k} {min(v) * 1e3:.2f} / {np.median(v) * 1e3:.2f}" for k, v in times.items()]
+            print(f"  {name} {direction} (T, N, H = {shape}): " + ",  ".join(cells))
 
 
 if __name__ == "__main__":

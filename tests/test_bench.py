@@ -71,12 +71,13 @@ def test_the_ratio_pairs_each_round_with_its_neighbour():
 
 
 def test_recurrent_lanes_lead_computes_todays_forward():
-    """bench/recurrent_lanes.py (a measured lead): the LSTM forward split by hidden units over
-    two lanes gives the states the library's loop gives."""
+    """bench/recurrent_lanes.py (a measured lead): the LSTM time loops split by hidden units over
+    two lanes give the states and gradients the library's loops give."""
     from glassnet import kernels
     if kernels.BACKEND != "numba":
         pytest.skip("the lead's lanes run compiled loops")
-    from bench.recurrent_lanes import compare
-    difference, times = compare(T=5, N=3, H=8, rounds=1)
-    assert difference < 1e-6
-    assert set(times) == {"today", "split by units"}
+    from bench.recurrent_lanes import compare, compare_backward
+    for measure in (compare, compare_backward):
+        difference, times = measure(T=5, N=3, H=8, rounds=1)
+        assert difference < 1e-6
+        assert set(times) == {"today", "split by units"}
