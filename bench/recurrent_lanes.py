@@ -23,9 +23,12 @@ The backward time loop in the same shape (``compare_backward``): lane k runs the
 kernel's backward (``lstm_backward_numba``) on its units, giving its dA_k; a barrier; then
 its columns of dh_{t-1} = sum_j dA_j W_j, two one-thread products.
 
-What the library would still need: variable lengths, the NumPy backend and one-thread
-fallbacks, the reference tests, and a rule for when spinning a core for the length of a
-recurrent pass is acceptable on a busy machine. The README's benchmark section has what this
+What the library would still need: the rest of the training step in lanes as well (lanes
+beside two-thread products lose to OpenBLAS's idle worker, which spins for a fraction of a
+second after each product: ``threads.lanes_allowed``), so the input projection, the weight
+sums (lane k's rows of dW), the input gradient and the layers around the LSTM; variable
+lengths; the NumPy backend and one-thread fallbacks; the reference tests; and a rule for when
+spinning a core for the length of a recurrent pass is acceptable on a busy machine. The README's benchmark section has what this
 measured.
 """
 from __future__ import annotations
