@@ -1,5 +1,5 @@
-"""A measured lead, not part of the library: the LSTM forward time loop split by hidden units
-over two lanes, against the loop glassnet runs today.
+"""A measured lead, not part of the library: the LSTM's time loops split by hidden units over
+two lanes, against the loops glassnet runs today.
 
     python -m bench.recurrent_lanes            # lstm_seq's and char_lstm's step shapes
 
@@ -28,8 +28,8 @@ beside two-thread products lose to OpenBLAS's idle worker, which spins for a fra
 second after each product: ``threads.lanes_allowed``), so the input projection, the weight
 sums (lane k's rows of dW), the input gradient and the layers around the LSTM; variable
 lengths; the NumPy backend and one-thread fallbacks; the reference tests; and a rule for when
-spinning a core for the length of a recurrent pass is acceptable on a busy machine. The README's benchmark section has what this
-measured.
+spinning a core for the length of a recurrent pass is acceptable on a busy machine. The
+README's benchmark section has what this measured.
 """
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ import numpy as np
 
 
 def _sgemm():
-    """(cblas_sgemm from NumPy's own OpenBLAS, whether it takes 64-bit ints)."""
+    """cblas_sgemm from NumPy's own OpenBLAS, its integer arguments typed for the build (64-bit
+    in NumPy's wheels); RuntimeError when NumPy's BLAS exports none."""
     from glassnet.threads import _loaded_openblas_paths
     for path in _loaded_openblas_paths():
         lib = ctypes.CDLL(path)
