@@ -1,5 +1,8 @@
-"""A measured lead, not part of the library: the LSTM's time loops split by hidden units over
-two lanes, against the loops glassnet runs today.
+"""The measurement that led to ``glassnet/kernels/recurrent_lanes.py``: the LSTM's time loops
+split by hidden units over two lanes (glassnet's own threads here), against the one-thread
+loop. The library now runs this split on OpenBLAS's own threads instead (``kernels/blas.py``),
+which removes the first item of "what the library would still need" below; this script keeps
+the fifth session's comparison reproducible.
 
     python -m bench.recurrent_lanes            # lstm_seq's and char_lstm's step shapes
 

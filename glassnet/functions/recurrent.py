@@ -28,6 +28,12 @@ W_hh (G*H, H), b_ih, b_hh (G*H,), the gates stacked in torch's order, G = 1 (RNN
 (N, H), and for the LSTM c_n (N, H). Indices: step t = 0..T-1 reads the state h[t] and
 writes h[t + 1], with h[0] = h_0 (so h[t + 1] is the notes' h_t for their t = 1..T).
 
+Where BLAS's threads can take them, the LSTM runs all of its steps at once, split by hidden
+units: each thread owns a share of the units (its rows of the weights) for the whole sequence
+and the threads meet after every step (``kernels/recurrent_lanes.py``, checked against the
+same reference loops by ``tests/kernels/test_recurrent_lanes.py``). The loop below is the
+math either way.
+
 Variable lengths (glassnet's stand-in for torch's packed sequences): ``lengths`` (N,) gives
 each sequence's number of valid steps; ``steps.sizes[t]`` (``b``) is how many sequences
 are still running at step t, and each step works on those. The others keep their state, so
@@ -39,6 +45,7 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp
 from ..kernels import recurrent as kernels
+from ..kernels.recurrent_lanes import LSTMLanes
 
 
 def _sum_bias(b_ih, b_hh):
@@ -144,6 +151,11 @@ class LSTM(_Sequence):
         T, N, H = self._begin(x, W_hh, lengths, reverse)
         self.has_bias = b_ih is not None or b_hh is not None
         self.W_ih, self.W_hh = W_ih, W_hh
+        # the same steps, all of them at once split by hidden units over BLAS's threads, where
+        # those can take them (kernels/recurrent_lanes.py); below, the steps one at a time
+        in_lanes = self._forward_in_lanes(h0, c0, W_ih, W_hh, _sum_bias(b_ih, b_hh), N, H)
+        if in_lanes is not None:
+            return in_lanes
         # x_t W_ih^T + b for all t and all gates; step t turns its row into its gates i, f, g, o
         gates = self.gates = kernels.project_steps(self.x, W_ih, _sum_bias(b_ih, b_hh))
         h, c = self.h, self.c = self._states(h0, T, N, H), self._states(c0, T, N, H)
@@ -162,9 +174,12 @@ class LSTM(_Sequence):
         return s.outputs(h[1:]), s.unsort(h[T]), s.unsort(c[T])
 
     def backward(self, dy, dh_n, dc_n):
-        steps, h, c, W_hh = self.steps, self.h, self.c, self.W_hh
-        T, N, H = self.tanh_c.shape
+        steps, need = self.steps, self.needs_input_grad
         dY = steps.gather_grad(dy)
+        if self.lanes is not None:                               # the forward ran in lanes: so does this
+            return self._backward_in_lanes(dY, dh_n, dc_n)
+        h, c, W_hh = self.h, self.c, self.W_hh
+        T, N, H = self.tanh_c.shape
         dA = self._per_step(T, N, 4 * H)
         dh, dc = steps.sort(dh_n), steps.sort(dc_n)              # dL/dh_T, dL/dc_T from above
         for t in reversed(range(T)):
@@ -181,11 +196,36 @@ class LSTM(_Sequence):
             kernels.lstm_backward(dh[:b], dY[t, :b], dc[:b], c[t, :b], self.gates[t, :b], self.tanh_c[t, :b],
                                   dA[t, :b])
             xp.matmul(dA[t, :b], W_hh, out=dh[:b])               # dh_{t-1} = da_t W_hh (four gates)
-        need = self.needs_input_grad
         dx = self._input_grad(dA, self.W_ih) if need[0] else None
         dW_ih, dW_hh, db = self._weight_grads(dA, h, need[3], need[4], self.has_bias)
         return (dx, steps.unsort(dh) if need[1] else None, steps.unsort(dc) if need[2] else None,
                 dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
+
+
+    def _forward_in_lanes(self, h0, c0, W_ih, W_hh, b, N, H):
+        """The forward pass in ``kernels.recurrent_lanes`` ((y, h_n, c_n)), or None where it
+        does not run (then ``self.lanes`` is None and the backward takes the loop too)."""
+        s = self.steps
+        self.lanes = LSTMLanes.start(N, H, self.dtype)
+        if self.lanes is None:
+            return None
+        zeros = xp.zeros((N, H), self.dtype)
+        h = self.lanes.forward(self.x, zeros if h0 is None else s.sort(h0), zeros if c0 is None else s.sort(c0),
+                               W_ih, W_hh, b, s.sizes)
+        if h is None:                                            # another thread holds BLAS's threads
+            self.lanes = None
+            return None
+        self.h = h
+        return s.outputs(h[1:]), s.unsort(h[-1]), s.unsort(self.lanes.c_n())
+
+    def _backward_in_lanes(self, dY, dh_n, dc_n):
+        steps, need = self.steps, self.needs_input_grad
+        dx, dh, dc, dW_ih, dW_hh, db = self.lanes.backward(
+            dY, steps.sort(dh_n), steps.sort(dc_n), steps.padded, need[0], need[3], need[4],
+            self.has_bias and (need[5] or need[6]))
+        return (steps.scatter(dx) if need[0] else None, steps.unsort(dh) if need[1] else None,
+                steps.unsort(dc) if need[2] else None, dW_ih, dW_hh,
+                db if need[5] else None, db.copy() if need[6] else None)
 
 
 class GRU(_Sequence):

@@ -17,7 +17,9 @@ Which one runs is chosen once, at import:
 Compiled kernels are serial (no ``prange``): two thread pools spinning on the same cores
 made a recurrent step many times slower when tried. The threads are BLAS's, or, for layers
 whose work is much more than products (the Winograd convolution), glassnet's own lanes, each
-running a share of the layer with BLAS on one thread (``kernels/lanes.py`` says when and why).
+running a share of the layer with BLAS on one thread (``kernels/lanes.py`` says when and why),
+or, for the LSTM, BLAS's own threads each running a share of its hidden units for the whole
+sequence (``kernels/recurrent_lanes.py``, on ``kernels/blas.py``).
 Kernels are compiled with ``cache=True``, so only the first process on a machine pays the
 compile.
 

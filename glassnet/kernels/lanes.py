@@ -1,6 +1,7 @@
 """Lanes: one layer's work split over glassnet's threads, each lane a whole share of it.
 
-Two ways to use n cores, and glassnet takes each where it measured faster:
+Two ways to use n cores, and glassnet takes each where it measured faster (a third, for the
+LSTM, runs shares of its units on BLAS's own threads: ``kernels/recurrent_lanes.py``):
 
 * **BLAS threads** (the default): OpenBLAS splits every matrix product over n threads and
   everything else runs serially on the calling thread. Best where the work *is* products,
