@@ -48,9 +48,15 @@ def _library():
     """NumPy's OpenBLAS as a ``_Library``, or False when it is not a pthreads OpenBLAS that
     exports what ``run`` needs."""
     global _found
-    if _found is not None:
-        return _found
-    _found = False
+    if _found is None:
+        try:
+            _found = _probe()
+        except (OSError, AttributeError, TypeError, ValueError):   # no such library or symbol here
+            _found = False
+    return _found
+
+
+def _probe():
     from ..threads import _loaded_openblas_paths
     for path in _loaded_openblas_paths():
         try:
@@ -61,10 +67,10 @@ def _library():
         parallel = next((getattr(lib, n) for n in ("scipy_openblas_get_parallel64_", "openblas_get_parallel64_",
                                                     "openblas_get_parallel") if hasattr(lib, n)), None)
         if not names or parallel is None or not hasattr(lib, "gotoblas_pthread"):
-            break                      # NumPy's own library comes first; another would not help
+            return False               # NumPy's own library comes first; another would not help
         parallel.restype = ctypes.c_int
         if parallel() != 1:            # 1: pthreads (0 sequential, 2 OpenMP)
-            break
+            return False
         found = _Library()
         found.sgemm = ctypes.cast(getattr(lib, names[0]), ctypes.c_void_p).value
         found.wide = names[0] != "cblas_sgemm"
@@ -74,9 +80,8 @@ def _library():
         found.threads_in_pool = ctypes.c_int.in_dll(lib, "blas_num_threads")
         libc = ctypes.CDLL(None)
         found.sched_yield = ctypes.cast(libc.sched_yield, ctypes.c_void_p).value
-        _found = found
-        break
-    return _found
+        return found
+    return False
 
 
 def available() -> int:

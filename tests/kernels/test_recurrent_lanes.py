@@ -193,3 +193,14 @@ def test_unavailable_without_the_compiled_backend(monkeypatch):
     monkeypatch.setattr(blas, "BACKEND", "numpy")
     assert blas.available() == 0
     assert blas.run(lambda k, barrier: None, 2) is False
+
+
+def test_a_platform_without_the_symbols_is_unavailable_not_an_error(monkeypatch):
+    """Where looking the library up fails (no libc handle by ``CDLL(None)`` on Windows, say),
+    the LSTM takes its one-thread loop instead of raising."""
+    def fails():
+        raise TypeError("no such library here")
+    monkeypatch.setattr(blas, "_found", None)
+    monkeypatch.setattr(threads, "_loaded_openblas_paths", fails)
+    assert blas.available() == 0
+    assert RL.lanes_for(32, 256, np.float32, 2) == 0
