@@ -18,8 +18,8 @@ thread that makes them, and put back after.
 
 The shares meet at barriers (``barrier_wait``): a counter per share on its own cache line,
 each share spinning until every counter has reached the step, calling ``sched_yield`` between
-looks, since a hand-off through the kernel costs more than a step here (the README's
-benchmark section: 250-400 us on this project's virtual machine).
+looks, since a hand-off through the kernel costs more than a whole step (the README's
+benchmark section has the figures).
 
 ``run`` is available (``available()``) only where NumPy's BLAS is a pthreads OpenBLAS that
 exports ``gotoblas_pthread`` and ``cblas_sgemm``; elsewhere callers keep their one-thread
