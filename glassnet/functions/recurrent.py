@@ -201,12 +201,12 @@ class LSTM(_Sequence):
         return (dx, steps.unsort(dh) if need[1] else None, steps.unsort(dc) if need[2] else None,
                 dW_ih, dW_hh, db if need[5] else None, db.copy() if need[6] else None)
 
-
     def _forward_in_lanes(self, h0, c0, W_ih, W_hh, b, N, H):
         """The forward pass in ``kernels.recurrent_lanes`` ((y, h_n, c_n)), or None where it
         does not run (then ``self.lanes`` is None and the backward takes the loop too)."""
         s = self.steps
-        self.lanes = LSTMLanes.start(N, H, self.dtype)
+        # lanes compute in float32: a float64 W_ih or bias beside float32 x and W_hh keeps the loop
+        self.lanes = LSTMLanes.start(N, H, xp.result_type(self.dtype, W_ih, *([] if b is None else [b])))
         if self.lanes is None:
             return None
         zeros = xp.zeros((N, H), self.dtype)

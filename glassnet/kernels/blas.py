@@ -134,8 +134,9 @@ def run(fn, lanes: int, wait: bool = False) -> bool:
     Returns False, having run nothing, when the shares cannot run on BLAS's threads now
     (``available()`` too small, or another thread is inside ``run`` and ``wait`` is False);
     the caller then takes its one-thread path. ``wait``: wait for the other thread instead
-    (a backward pass whose forward ran in lanes has no other path). If a share raises, the others are released from their barriers
-    (``barrier_wait`` returns False) and the first error is raised once all are back."""
+    (a backward pass whose forward ran in lanes has no other path). If a share raises, the
+    others are released from their barriers (``barrier_wait`` returns False) and the first
+    error is raised once all are back."""
     global _job
     if lanes < 2 or available() < lanes or not _running.acquire(blocking=wait):
         return False

@@ -204,3 +204,18 @@ def test_a_platform_without_the_symbols_is_unavailable_not_an_error(monkeypatch)
     monkeypatch.setattr(threads, "_loaded_openblas_paths", fails)
     assert blas.available() == 0
     assert RL.lanes_for(32, 256, np.float32, 2) == 0
+
+
+@needs_lanes
+def test_a_float64_operand_keeps_the_one_thread_loop(two_threads, counted_runs):
+    """Lanes compute in float32 only: a float64 W_ih beside float32 x and W_hh is not rounded
+    to float32 for them; the loop runs, as it did before the lanes."""
+    rng = np.random.default_rng(5)
+    a = base._case("lstm", 3, 2, 4, 64, True, np.float32, rng)
+    a["W_ih"] = a["W_ih"].astype(np.float64) * 0.2
+    a["W_hh"] *= 0.2
+    (y, _, _), grads = base._run_glassnet("lstm", a, None, False)
+    assert counted_runs == []
+    y_ref, _, g_ref = base._run_reference("lstm", a, None, False)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=3e-5)
+    np.testing.assert_allclose(grads[3], g_ref["W_ih"], rtol=1e-4, atol=3e-5 * np.abs(g_ref["W_ih"]).max())
