@@ -21,6 +21,11 @@ a temporary); the compiled twins read p, g and the state once and write them onc
 arrays' memory order. Every scalar is rounded to the parameter's dtype before the loop, so a
 float32 update computes in float32 as NumPy does, in the same order of operations.
 
+Each case of an update (weight decay or not, centered, momentum, amsgrad) runs its own copy of
+the loop, inlined with its flags as constants: with the flags as branches inside one loop,
+LLVM left RMSprop's loop scalar, about as slow as NumPy's five passes, and only timing showed
+it (the speed guards in ``tests/kernels/test_optim_kernels.py`` time every case).
+
 The arrays of one update must share one dense memory order (a parameter and the state
 buffers made with ``zeros_like`` do; a gradient almost always does). When they do not, the
 NumPy twin runs.
@@ -160,24 +165,42 @@ def adam_numpy(p, g, m, v, vmax, step, lr, beta1, beta2, eps, weight_decay=0.0, 
     p -= update
 
 
+@jit(inline="always")
+def _adam_loop(p, g, m, v, vmax, beta1, keep1, beta2, keep2, eps, wd, decay, sign, bc2_sqrt, step_size,
+               l2, amsgrad):
+    for i in range(p.size):
+        pi = p[i] * decay                  # decay = 1 - lr wd for AdamW, 1 otherwise
+        gi = sign * g[i] + wd * pi if l2 else sign * g[i]
+        mi = beta1 * m[i] + keep1 * gi
+        vi = beta2 * v[i] + (gi * gi) * keep2
+        vhat = max(vmax[i], vi) if amsgrad else vi
+        m[i] = mi                          # every load before the first store: with vmax read
+        v[i] = vi                          # after m's store, amsgrad's loop ran at half speed
+        if amsgrad:
+            vmax[i] = vhat
+        p[i] = pi - (mi / (math.sqrt(vhat) / bc2_sqrt + eps)) * step_size
+
+
 @jit
 def _adam_flat(p, g, m, v, vmax, beta1, keep1, beta2, keep2, eps, wd, decay, amsgrad, sign, bc2_sqrt,
                step_size):
     t = p.dtype.type
     beta1, keep1, beta2, keep2, eps, wd = t(beta1), t(keep1), t(beta2), t(keep2), t(eps), t(wd)
     decay, sign, bc2_sqrt, step_size = t(decay), t(sign), t(bc2_sqrt), t(step_size)
-    l2 = wd != 0                         # skipped when 0 (and for AdamW), as NumPy skips it
-    for i in range(p.size):
-        pi = p[i] * decay                  # decay = 1 - lr wd for AdamW, 1 otherwise
-        gi = sign * g[i] + wd * pi if l2 else sign * g[i]
-        mi = beta1 * m[i] + keep1 * gi
-        vi = beta2 * v[i] + (gi * gi) * keep2
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            vi = max(vmax[i], vi)
-            vmax[i] = vi
-        p[i] = pi - (mi / (math.sqrt(vi) / bc2_sqrt + eps)) * step_size
+    # the loop inlined once per case with its flags as constants (module docstring); the
+    # weight decay term is skipped when 0 (and for AdamW), as NumPy skips it
+    if wd != 0 and amsgrad:
+        _adam_loop(p, g, m, v, vmax, beta1, keep1, beta2, keep2, eps, wd, decay, sign, bc2_sqrt, step_size,
+                   True, True)
+    elif wd != 0:
+        _adam_loop(p, g, m, v, vmax, beta1, keep1, beta2, keep2, eps, wd, decay, sign, bc2_sqrt, step_size,
+                   True, False)
+    elif amsgrad:
+        _adam_loop(p, g, m, v, vmax, beta1, keep1, beta2, keep2, eps, wd, decay, sign, bc2_sqrt, step_size,
+                   False, True)
+    else:
+        _adam_loop(p, g, m, v, vmax, beta1, keep1, beta2, keep2, eps, wd, decay, sign, bc2_sqrt, step_size,
+                   False, False)
 
 
 def adam_compiled(p, g, m, v, vmax, step, lr, beta1, beta2, eps, weight_decay=0.0, decoupled=False,
@@ -218,11 +241,8 @@ def rmsprop_numpy(p, g, s, a, b, lr, alpha, eps, weight_decay=0.0, momentum=0.0,
         p -= lr * (g / denom)
 
 
-@jit
-def _rmsprop_flat(p, g, s, a, b, lr, alpha, keep, eps, wd, momentum, centered, use_momentum, sign):
-    t = p.dtype.type
-    lr, alpha, keep, eps, wd, mu, sign = t(lr), t(alpha), t(keep), t(eps), t(wd), t(momentum), t(sign)
-    l2 = wd != 0
+@jit(inline="always")
+def _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, l2, centered, use_momentum):
     for i in range(p.size):
         gi = sign * g[i] + wd * p[i] if l2 else sign * g[i]
         si = alpha * s[i] + keep * (gi * gi)
@@ -239,6 +259,30 @@ def _rmsprop_flat(p, g, s, a, b, lr, alpha, keep, eps, wd, momentum, centered, u
             p[i] -= lr * bi
         else:
             p[i] -= lr * (gi / d)
+
+
+@jit
+def _rmsprop_flat(p, g, s, a, b, lr, alpha, keep, eps, wd, momentum, centered, use_momentum, sign):
+    t = p.dtype.type
+    lr, alpha, keep, eps, wd, mu, sign = t(lr), t(alpha), t(keep), t(eps), t(wd), t(momentum), t(sign)
+    # the loop inlined once per case with its flags as constants (module docstring)
+    if wd != 0:
+        if centered and use_momentum:
+            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, True, True)
+        elif centered:
+            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, True, False)
+        elif use_momentum:
+            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, False, True)
+        else:
+            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, False, False)
+    elif centered and use_momentum:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, True, True)
+    elif centered:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, True, False)
+    elif use_momentum:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, False, True)
+    else:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, False, False)
 
 
 def rmsprop_compiled(p, g, s, a, b, lr, alpha, eps, weight_decay=0.0, momentum=0.0, maximize=False, tmp=None):

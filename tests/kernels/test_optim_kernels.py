@@ -172,16 +172,42 @@ def test_compiled_sgd_is_faster_than_its_twin(nesterov):
                    lambda: K.sgd_numpy(p, g, b, 1e-6, 0.9, nesterov=nesterov))
 
 
+# one pass against NumPy's five or more, each element with a square root and a division: a
+# vectorised loop is several times faster than the twin, a scalar one about as fast (a loop
+# with its cases' flags as branches inside stayed scalar), hence by=1.5
 @compiled_only
-def test_compiled_adam_rmsprop_adagrad_are_faster_than_their_twins():
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_compiled_adam_is_vectorised(amsgrad, weight_decay):
     r = np.random.default_rng(7)
     p, g = (r.standard_normal(1 << 20).astype(np.float32) for _ in range(2))
-    m, v, s = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
-    assert faster(lambda: K.adam_compiled(p, g, m, v, None, 3, 1e-6, 0.9, 0.999, 1e-8),
-                   lambda: K.adam_numpy(p, g, m, v, None, 3, 1e-6, 0.9, 0.999, 1e-8))
-    assert faster(lambda: K.rmsprop_compiled(p, g, s, None, None, 1e-6, 0.99, 1e-8),
-                   lambda: K.rmsprop_numpy(p, g, s, None, None, 1e-6, 0.99, 1e-8))
-    assert faster(lambda: K.adagrad_compiled(p, g, s, 1e-6, 1e-10), lambda: K.adagrad_numpy(p, g, s, 1e-6, 1e-10))
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    vmax = np.zeros_like(p) if amsgrad else None
+    assert faster(lambda: K.adam_compiled(p, g, m, v, vmax, 3, 1e-6, 0.9, 0.999, 1e-8, weight_decay),
+                  lambda: K.adam_numpy(p, g, m, v, vmax, 3, 1e-6, 0.9, 0.999, 1e-8, weight_decay), by=1.5)
+
+
+@compiled_only
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("centered, momentum", [(False, 0.0), (True, 0.0), (False, 0.9), (True, 0.9)])
+def test_compiled_rmsprop_is_vectorised(centered, momentum, weight_decay):
+    r = np.random.default_rng(7)
+    p, g = (r.standard_normal(1 << 20).astype(np.float32) for _ in range(2))
+    s = np.ones_like(p)
+    a = np.zeros_like(p) if centered else None
+    b = np.zeros_like(p) if momentum else None
+    assert faster(lambda: K.rmsprop_compiled(p, g, s, a, b, 1e-6, 0.99, 1e-8, weight_decay, momentum),
+                  lambda: K.rmsprop_numpy(p, g, s, a, b, 1e-6, 0.99, 1e-8, weight_decay, momentum), by=1.5)
+
+
+@compiled_only
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_compiled_adagrad_is_vectorised(weight_decay):
+    r = np.random.default_rng(7)
+    p, g = (r.standard_normal(1 << 20).astype(np.float32) for _ in range(2))
+    s = np.zeros_like(p)
+    assert faster(lambda: K.adagrad_compiled(p, g, s, 1e-6, 1e-10, weight_decay),
+                  lambda: K.adagrad_numpy(p, g, s, 1e-6, 1e-10, weight_decay), by=1.5)
 
 
 def test_float16_and_zero_dimensional_parameters():
