@@ -19,7 +19,9 @@ made a recurrent step many times slower when tried. The threads are BLAS's, or, 
 whose work is much more than products (the Winograd convolution), glassnet's own lanes, each
 running a share of the layer with BLAS on one thread (``kernels/lanes.py`` says when and why),
 or, for the LSTM, BLAS's own threads each running a share of its hidden units for the whole
-sequence (``kernels/recurrent_lanes.py``, on ``kernels/blas.py``).
+sequence (``kernels/recurrent_lanes.py``, on ``kernels/blas.py``), or, for a convolution with
+few channels summed directly, BLAS's threads each summing a share of the batch
+(``kernels/conv_direct.py``).
 Kernels are compiled with ``cache=True``, so only the first process on a machine pays the
 compile.
 

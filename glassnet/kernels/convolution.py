@@ -13,8 +13,9 @@ computed as the adjoint of the forward's copies (each kernel offset's rows added
 they were read from), which is the same sum term by term. The tests in
 ``tests/kernels/test_convolution_kernels.py`` check every path against the textbook forms.
 
-Three paths. The rule that picks among them, in order (tested in
-``tests/kernels/test_winograd.py`` and ``tests/functions/test_convolution.py``):
+Four paths. The rule that picks among them, in order (tested in
+``tests/kernels/test_winograd.py``, ``tests/kernels/test_conv_direct.py`` and
+``tests/functions/test_convolution.py``):
 
 1. **Winograd F(2x2, 3x3)** (``kernels/winograd.py``) when :func:`winograd.worth_it`: a 3x3
    kernel, stride 1, no dilation, one group, padding <= 2, at least 32 input and 32 output
@@ -22,8 +23,12 @@ Three paths. The rule that picks among them, in order (tested in
    than the GEMM paths, so ``GLASSNET_KERNELS=numpy`` keeps the paths below), and at least
    one image per thread: on several threads it runs in lanes, whole images per thread
    (``kernels/lanes.py``), so its tile transforms use every core;
-2. else **shifted rows** when :func:`conv_shifts.worth_it` (stride 1, fewer rows written);
-3. else **im2col**.
+2. else **the direct sums** (``kernels/conv_direct.py``) when :func:`conv_direct.worth_it`:
+   stride 1, no dilation, one group, a 3- or 5-wide kernel, padding <= k - 1, at most 8
+   output channels, the compiled backend (a first layer such as LeNet's 1 -> 6, whose
+   im2col matrix is 25 times its input for a GEMM of 25 rows);
+3. else **shifted rows** when :func:`conv_shifts.worth_it` (stride 1, fewer rows written);
+4. else **im2col**.
 
 * **im2col** (any stride, dilation, groups): the window view of the padded input
   (``windows.windows``, no copy) is copied into ``cols`` (C*kh*kw, N*OH*OW), rows ordered
@@ -37,6 +42,10 @@ Three paths. The rule that picks among them, in order (tested in
 * **Winograd** (3x3, stride 1): ``winograd``, 16 GEMMs over the channels on 4x4 tiles, the
   tile transforms compiled (its docstring has the derivation). It keeps x itself for dW
   (no copy) and rebuilds its tiles in the backward pass.
+* **direct** (stride 1, few channels): ``conv_direct``, the three sums themselves over flat
+  runs of each padded plane, no matrix at all (its docstring has the derivation); it keeps
+  the padded channel-major input for dW and computes dx as the forward's sum over pad(dy)
+  with rot180(W).
 
 Memory layout rules (written once, here; pooling, ReLU and ``functions/shape.Reshape`` follow them):
 
@@ -60,7 +69,8 @@ the backward pass, so the big matrices are never held whole.
 from __future__ import annotations
 
 from ..backend import xp
-from . import conv_shifts, jit, pick, winograd
+from ..threads import get_num_threads
+from . import conv_direct, conv_shifts, jit, pick, winograd
 from .windows import crop2d, pad2d, windows
 
 # Bytes of work matrix per chunk. A layer whose whole im2col matrix fits builds it once
@@ -184,7 +194,8 @@ class Conv2dSteps:
         self.keep_input, self.input_grad_too = keep_input, input_grad_too
         _, _, groups, pads, _, dilation, _ = geometry
         self.winograd = winograd.worth_it(C, O, (kh, kw), stride, dilation, groups, pads, N)
-        self.shifts = not self.winograd and conv_shifts.worth_it(C, O, kh, kw, stride, N)
+        self.direct = not self.winograd and conv_direct.worth_it(C, O, kh, kw, stride, dilation, groups, pads)
+        self.shifts = not (self.winograd or self.direct) and conv_shifts.worth_it(C, O, kh, kw, stride, N)
         self.cols = self.xc = self.xt = self.Wm = self.x = None
         self._dy = self._dyc = self._dx = None
 
@@ -196,6 +207,10 @@ class Conv2dSteps:
             self.x = x if self.keep_input else None
             self.Wm = W if self.input_grad_too else None
             return winograd.forward(x, W, b, pads, (OH, OW)).transpose(1, 0, 2, 3)
+        if self.direct:               # few channels: the sums themselves, see kernels/conv_direct.py
+            xc = pad2d(x, pads, 0.0, front=(1, 0))                    # (C, N, Hp, Wp)
+            self.xc = xc if self.keep_input else None
+            return conv_direct.forward(xc, W, b, OH, OW, get_num_threads()).transpose(1, 0, 2, 3)
         Wm = W.reshape(G, O // G, Cg * kh * kw)
         if self.shifts and self.input_grad_too:
             self.Wm = Wm
@@ -254,6 +269,8 @@ class Conv2dSteps:
             self._dx, dW = winograd.backward(dyc, self.x, self.x.shape, self.Wm, self.geometry[3],
                                              self.Wm is not None, True)
             return dW
+        if self.direct:
+            return conv_direct.weight_grad(self.xc, dyc, (O, Cg, kh, kw), get_num_threads())
         if self.shifts:
             # one sweep over the shifted copies of dy gives dW and, when asked for, dx
             self._dx, dW = conv_shifts.backward(dyc, self.xt, self.Wm, self.geometry, self.Wm is not None,
@@ -283,6 +300,8 @@ class Conv2dSteps:
             if self._dx is not None and dy is self._dy:      # computed with dW, from the same W
                 dx, self._dx = self._dx, None
                 return dx
+        if self.direct:
+            return conv_direct.input_grad(dyc, rot180_undo(W_rot), pads, get_num_threads()).transpose(1, 0, 2, 3)
         if self.winograd:
             return winograd.backward(dyc, None, (N, C, H, Wd), rot180_undo(W_rot), pads, True, False)[0]
         if self.shifts:

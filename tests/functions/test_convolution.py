@@ -77,7 +77,7 @@ def test_conv2d_takes_shifted_rows_only_where_it_writes_less(rng):
     from glassnet.kernels.conv_shifts import worth_it
     assert worth_it(6, 16, 5, 5, (1, 1), 128)          # LeNet conv2: 30 + 80 rows < 150
     assert worth_it(32, 32, 3, 3, (1, 1), 64)          # 96 + 96 < 288
-    assert not worth_it(1, 6, 5, 5, (1, 1), 128)       # LeNet conv1: 5 + 30 > 25, im2col
+    assert not worth_it(1, 6, 5, 5, (1, 1), 128)       # LeNet conv1: 5 + 30 > 25 (it takes conv_direct)
     assert not worth_it(3, 32, 3, 3, (1, 1), 64)       # an RGB input layer: 9 + 96 > 27
     assert not worth_it(32, 32, 3, 3, (2, 2), 64)      # strided: im2col
     assert not worth_it(32, 32, 3, 3, (1, 1), 0)       # empty batch

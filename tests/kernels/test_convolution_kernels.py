@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from glassnet.functions.convolution import rot180
-from glassnet.kernels import conv_shifts
+from glassnet.kernels import conv_direct, conv_shifts
 from glassnet.kernels import convolution as K
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "functions"))
@@ -44,6 +44,7 @@ def test_conv2d_steps_match_textbook_forms(case, shifts, chunk_bytes, monkeypatc
     geometry = _geometry(case)
     (N, C, H, W), Wshape, groups, pads, stride, dilation, (OH, OW) = geometry
     monkeypatch.setattr(conv_shifts, "worth_it", lambda *args: shifts)
+    monkeypatch.setattr(conv_direct, "worth_it", lambda *args: False)   # its own tests: test_conv_direct.py
     if chunk_bytes is not None:
         monkeypatch.setattr(K, "CHUNK_BYTES", chunk_bytes)       # one sample / one output row per block
     r = np.random.default_rng(hash(case) % 1000)
