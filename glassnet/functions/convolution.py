@@ -41,7 +41,7 @@ class Conv2d(Function):
         self.W = W if self.needs_input_grad[0] else None
         # the kernel keeps x (in the form its path reads) for dW = x * dy
         self.conv = kernels.Conv2dSteps(geometry, keep_input=self.needs_input_grad[1],
-                                        input_grad_too=self.needs_input_grad[0])
+                                        input_grad_too=self.needs_input_grad[0], dtype=x.dtype)
         return self.conv.forward(x, W, b)                    # y = W * x + b
 
     def backward(self, dy):

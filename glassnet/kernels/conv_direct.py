@@ -46,14 +46,17 @@ from . import BACKEND, blas, jit
 # across many output channels wins outright at 32.
 MAX_OUT_CHANNELS = 8
 KERNEL_WIDTHS = (3, 5)          # the widths whose taps are unrolled
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def worth_it(C, O, kh, kw, stride, dilation, groups, pads) -> bool:
-    """Whether a layer takes the direct sums: the compiled backend, stride 1, no dilation,
-    one group, padding <= k - 1 (so dx is the forward over pad(dy)), an unrolled kernel
-    width, and few output channels (``MAX_OUT_CHANNELS``)."""
+def worth_it(C, O, kh, kw, stride, dilation, groups, pads, dtype=np.float32) -> bool:
+    """Whether a layer takes the direct sums: the compiled backend and a dtype it computes in
+    (float32, float64: Numba has no float16 arithmetic), stride 1, no dilation, one group,
+    padding <= k - 1 (so dx is the forward over pad(dy)), an unrolled kernel width, and few
+    output channels (``MAX_OUT_CHANNELS``)."""
     top, bottom, left, right = pads
-    return (BACKEND == "numba" and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
+    return (BACKEND == "numba" and np.dtype(dtype) in _COMPILED_DTYPES
+            and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
             and kw in KERNEL_WIDTHS and O <= MAX_OUT_CHANNELS
             and max(top, bottom) <= kh - 1 and max(left, right) <= kw - 1)
 

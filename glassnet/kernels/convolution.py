@@ -186,15 +186,19 @@ class Conv2dSteps:
     padded rows of a shifted layer) when ``keep_input`` is set (dW will be asked for).
     With ``input_grad_too`` (dx will be asked for as well) the shifted path computes dx in
     the same sweep as dW, sharing the shifted copies of dy, and ``input_grad`` returns it.
+    ``dtype`` is the input's: Winograd and the direct sums compile for float32 and float64 only.
     """
 
-    def __init__(self, geometry, keep_input=True, input_grad_too=True):
+    def __init__(self, geometry, keep_input=True, input_grad_too=True, dtype=xp.float32):
         (N, C, _, _), (O, _, kh, kw), _, _, stride, _, _ = geometry
         self.geometry = geometry
         self.keep_input, self.input_grad_too = keep_input, input_grad_too
         _, _, groups, pads, _, dilation, _ = geometry
-        self.winograd = winograd.worth_it(C, O, (kh, kw), stride, dilation, groups, pads, N)
-        self.direct = not self.winograd and conv_direct.worth_it(C, O, kh, kw, stride, dilation, groups, pads)
+        # Numba has no float16 arithmetic: the compiled-only paths take float32 and float64
+        compiles = xp.dtype(dtype) in _COMPILED_DTYPES
+        self.winograd = compiles and winograd.worth_it(C, O, (kh, kw), stride, dilation, groups, pads, N)
+        self.direct = not self.winograd and conv_direct.worth_it(C, O, kh, kw, stride, dilation, groups, pads,
+                                                                 dtype)
         self.shifts = not (self.winograd or self.direct) and conv_shifts.worth_it(C, O, kh, kw, stride, N)
         self.cols = self.xc = self.xt = self.Wm = self.x = None
         self._dy = self._dyc = self._dx = None

@@ -159,6 +159,18 @@ def test_gradcheck_on_the_direct_path(opts, monkeypatch):
     assert calls
 
 
+@pytest.mark.parametrize("C, O", [(1, 6), (32, 32)])
+def test_float16_takes_a_gemm_path(C, O):
+    """Numba has no float16 arithmetic: a float16 layer the rule would give the direct sums
+    (1 -> 6) or Winograd (32 -> 32, 3x3) runs on a GEMM path and stays float16."""
+    conv = gn.nn.Conv2d(C, O, 3, padding=1).to(gn.float16)
+    x = gn.from_numpy(np.random.default_rng(9).standard_normal((2, C, 8, 8)).astype(np.float16)).requires_grad_(True)
+    y = conv(x)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == conv.weight.grad.dtype == gn.float16
+    assert not D.worth_it(1, 6, 5, 5, (1, 1), (1, 1), 1, (2, 2, 2, 2), np.float16)
+
+
 def test_rule():
     lenet1 = dict(C=1, O=6, kh=5, kw=5, stride=(1, 1), dilation=(1, 1), groups=1, pads=(2, 2, 2, 2))
     assert D.worth_it(**lenet1) == (kernels.BACKEND == "numba")
