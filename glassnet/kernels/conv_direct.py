@@ -32,6 +32,10 @@ takes; the tests hold them to a sum's rounding bound).
 per share; each share sums its own dW, added up after. Where the shares cannot run there
 (one thread, another ``run`` in flight, no usable OpenBLAS) the whole batch runs on the
 calling thread: the same sums.
+
+**No NumPy twin.** With ``GLASSNET_KERNELS=numpy`` the rule never picks this path (the GEMM
+paths are the NumPy way to these sums); the loops then run as plain Python, which only the
+tests do.
 """
 from __future__ import annotations
 
