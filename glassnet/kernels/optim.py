@@ -267,22 +267,21 @@ def _rmsprop_flat(p, g, s, a, b, lr, alpha, keep, eps, wd, momentum, centered, u
     lr, alpha, keep, eps, wd, mu, sign = t(lr), t(alpha), t(keep), t(eps), t(wd), t(momentum), t(sign)
     # the loop inlined once per case with its flags as constants (module docstring)
     if wd != 0:
-        if centered and use_momentum:
-            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, True, True)
-        elif centered:
-            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, True, False)
-        elif use_momentum:
-            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, False, True)
-        else:
-            _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, False, False)
-    elif centered and use_momentum:
-        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, True, True)
-    elif centered:
-        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, True, False)
-    elif use_momentum:
-        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, False, True)
+        _rmsprop_cases(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, True, centered, use_momentum)
     else:
-        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, False, False)
+        _rmsprop_cases(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, False, centered, use_momentum)
+
+
+@jit(inline="always")
+def _rmsprop_cases(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, l2, centered, use_momentum):
+    if centered and use_momentum:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, l2, True, True)
+    elif centered:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, l2, True, False)
+    elif use_momentum:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, l2, False, True)
+    else:
+        _rmsprop_loop(p, g, s, a, b, lr, alpha, keep, eps, wd, mu, sign, l2, False, False)
 
 
 def rmsprop_compiled(p, g, s, a, b, lr, alpha, eps, weight_decay=0.0, momentum=0.0, maximize=False, tmp=None):
