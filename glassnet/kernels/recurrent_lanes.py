@@ -17,6 +17,11 @@ So both cores do both the products and the gate arithmetic, where the one-thread
 (``functions/recurrent.py``'s loop) runs each step's product on BLAS's threads and its gate
 kernel on one. The README's benchmark section has what each measured.
 
+The products with the same weights at every step (x_t W_ih^T + b, h_{t-1} W_hh^T, and in the
+backward dA_j,t W_hh,j and dA_j,t W_ih,j) run on ``kernels/packed_gemm.py``: each lane packs
+its weights once per pass instead of OpenBLAS packing them again on every call. The sums
+over t (dW_ih, dW_hh) are single large products and stay on OpenBLAS.
+
 Layout: the 4H gate rows of W_ih, W_hh and b are regrouped lane by lane (``lane_rows``: lane
 k's i|f|g|o rows of its units, so each lane's gates are torch's i|f|g|o over Hk units, what
 the step kernels expect), and everything a lane writes per step is its own contiguous array
@@ -36,6 +41,7 @@ import numpy as np
 from . import BACKEND, jit
 from . import blas
 from .blas import NO_TRANS, TRANS
+from .packed_gemm import packed_shape
 from ..threads import get_num_threads
 
 #: fewest hidden units a lane takes: below this the per-step barrier outweighs a lane's share
@@ -63,45 +69,46 @@ def lane_rows(H: int, lanes: int) -> np.ndarray:
 
 
 if BACKEND == "numba":
+    from .packed_gemm import matmul_packed, matmul_packed_bias, pack, pack_transposed
     from .recurrent import lstm_backward_numba, lstm_forward_numba
 
     @jit
-    def _forward_lane(k, lanes, barrier, x, W_ih, b, W_hh, gates, c, tanh_c, h, a, hk, sizes, lib):
+    def _forward_lane(k, lanes, barrier, x, W_ih, b, W_hh, P_ih, P_hh, gates, c, tanh_c, h, a, hk, sizes, lib):
         """Lane k's whole forward. x (T*N, I); W_ih (4Hk, I), b (4Hk,) or empty, W_hh (4Hk, H):
         its rows; gates (T, N, 4Hk), c (T+1, N, Hk), tanh_c (T, N, Hk): its own; h (T+1, N, H)
-        shared, h[0] (and c[0]) given; a (N, 4Hk), hk (N, Hk): its scratch. lib: (sgemm's
-        address, whether its integers are 64-bit, sched_yield's address)."""
-        sgemm, wide, sched_yield = lib
+        shared, h[0] (and c[0]) given; P_ih, P_hh (for W_ih^T, W_hh^T packed), a (N, 4Hk),
+        hk (N, Hk): its scratch. lib: (sgemm's address, whether its integers are 64-bit,
+        sched_yield's address)."""
+        sched_yield = lib[2]
         T, N, G = gates.shape
-        Hk, H, I = G // 4, h.shape[2], x.shape[1]
+        Hk = G // 4
         lo = k * Hk
+        pack_transposed(W_ih, P_ih)                       # once per pass: the weights of every step
+        pack_transposed(W_hh, P_hh)
         rows = gates.reshape(T * N, G)
-        beta = np.float32(0)
-        if b.size:
-            for r in range(T * N):                        # the bias, then += x W^T
-                rows[r] = b
-            beta = np.float32(1)
-        blas.sgemm(sgemm, wide, NO_TRANS, TRANS, T * N, G, I, np.float32(1), x.ctypes.data, I,
-                   W_ih.ctypes.data, I, beta, rows.ctypes.data, G)
+        if b.size:                                        # b + x_t W_ih^T for every t
+            matmul_packed_bias(x, P_ih, b, rows)
+        else:
+            matmul_packed(x, P_ih, rows, False)
         for t in range(T):
             n = sizes[t]
             if n < N:                                     # finished sequences keep their state
                 c[t + 1, n:] = c[t, n:]
                 h[t + 1, n:, lo:lo + Hk] = h[t, n:, lo:lo + Hk]
             if n > 0:
-                blas.sgemm(sgemm, wide, NO_TRANS, TRANS, n, G, H, np.float32(1), h[t].ctypes.data, H,
-                           W_hh.ctypes.data, H, np.float32(0), a.ctypes.data, G)
+                matmul_packed(h[t, :n], P_hh, a[:n], False)   # h_{t-1} W_hh^T
                 lstm_forward_numba(a[:n], c[t, :n], gates[t, :n], c[t + 1, :n], tanh_c[t, :n], hk[:n])
                 h[t + 1, :n, lo:lo + Hk] = hk[:n]
             if not blas.barrier_wait(barrier, k, lanes, t + 1, sched_yield):
                 return
 
     @jit
-    def _backward_lane(k, lanes, barrier, dY, dh, dc, c, gates, tanh_c, dA, W_hh, dy, sizes,
-                       x, h, W_ih, dW_ih, dW_hh, db, dx, lib):
+    def _backward_lane(k, lanes, barrier, dY, dh, dc, c, gates, tanh_c, dA, W_hh, P_hh, dy, sizes,
+                       x, h, W_ih, P_ih, dW_ih, dW_hh, db, dx, lib):
         """Lane k's whole backward. dY (T, N, H) shared; dh, dc (N, Hk): its units of dL/dh_T,
         dL/dc_T in, of dL/dh_0, dL/dc_0 out; c, gates, tanh_c: its forward values; dA (lanes,
-        T, N, 4Hk) shared, zero where padded; W_hh, W_ih (4H, ...): all lanes' rows; dy (N, Hk)
+        T, N, 4Hk) shared, zero where padded; W_hh, W_ih (4H, ...): all lanes' rows; P_hh, P_ih
+        (lanes, ...): scratch for each lane j's W_hh,j[:, units k] and W_ih,j packed; dy (N, Hk)
         scratch. Then its rows of dW_ih (4Hk, I), dW_hh (4Hk, H), db (4Hk,), and its share of
         dx's rows (T*N, I); an empty array where a gradient is not wanted."""
         sgemm, wide, sched_yield = lib
@@ -110,6 +117,8 @@ if BACKEND == "numba":
         lo = k * Hk
         one, zero = np.float32(1), np.float32(0)
         dA_k = dA[k]
+        for j in range(lanes):                            # once per pass: the weights of every step
+            pack(W_hh[j * G:(j + 1) * G, lo:lo + Hk], P_hh[j])
         for i in range(T):
             t = T - 1 - i
             n = sizes[t]
@@ -120,8 +129,7 @@ if BACKEND == "numba":
                 return
             if n > 0:                                     # dh_{t-1}[:, units k] = sum_j dA_j,t W_hh,j[:, units k]
                 for j in range(lanes):
-                    blas.sgemm(sgemm, wide, NO_TRANS, NO_TRANS, n, Hk, G, one, dA[j, t].ctypes.data, G,
-                               W_hh[j * G:, lo:].ctypes.data, H, one if j else zero, dh.ctypes.data, Hk)
+                    matmul_packed(dA[j, t, :n], P_hh[j], dh[:n], j > 0)
         TN = T * N
         rows = dA_k.reshape(TN, G)
         if dW_hh.size:                                    # sum_t dA_k,t^T h_{t-1}
@@ -139,9 +147,8 @@ if BACKEND == "numba":
             r0, r1 = TN * k // lanes, TN * (k + 1) // lanes
             if r1 > r0:
                 for j in range(lanes):
-                    blas.sgemm(sgemm, wide, NO_TRANS, NO_TRANS, r1 - r0, I, G, one,
-                               dA[j].reshape(TN, G)[r0:].ctypes.data, G, W_ih[j * G:].ctypes.data, I,
-                               one if j else zero, dx[r0:].ctypes.data, I)
+                    pack(W_ih[j * G:(j + 1) * G], P_ih[j])
+                    matmul_packed(dA[j].reshape(TN, G)[r0:r1], P_ih[j], dx[r0:r1], j > 0)
 
 
 def _lib():
@@ -188,12 +195,13 @@ class LSTMLanes:
         h[0] = h0
         a, hk = np.empty((L, N, 4 * Hk), f32), np.empty((L, N, Hk), f32)
         G = 4 * Hk
+        P_ih, P_hh = np.empty((L, *packed_shape(I, G)), f32), np.empty((L, *packed_shape(H, G)), f32)
         lib = _lib()
 
         def lane(k, barrier):
             _forward_lane(k, L, barrier, self.x, self.W_ih[k * G:(k + 1) * G], b[k * G:(k + 1) * G] if b.size else b,
-                          self.W_hh[k * G:(k + 1) * G], self.gates[k], self.c[k], self.tanh_c[k], h, a[k], hk[k],
-                          self.sizes, lib)
+                          self.W_hh[k * G:(k + 1) * G], P_ih[k], P_hh[k], self.gates[k], self.c[k], self.tanh_c[k],
+                          h, a[k], hk[k], self.sizes, lib)
         return h if blas.run(lane, L) else None
 
     def c_n(self):
@@ -217,12 +225,14 @@ class LSTMLanes:
         db = np.empty(L * G, f32) if need_b else _EMPTY
         dx = np.empty((T * N, I), f32) if need_x else _EMPTY.reshape(0, 0)
         dy = np.empty((L, N, Hk), f32)
+        P_hh = np.empty((L, L, *packed_shape(G, Hk)), f32)
+        P_ih = np.empty((L, L, *packed_shape(G, I)), f32)             # untouched unless need_x
         lib = _lib()
 
         def lane(k, barrier):
             part = slice(k * G, (k + 1) * G)
             _backward_lane(k, L, barrier, dY, dh[k], dc[k], self.c[k], self.gates[k], self.tanh_c[k], dA,
-                           self.W_hh, dy[k], self.sizes, self.x, self.h, self.W_ih,
+                           self.W_hh, P_hh[k], dy[k], self.sizes, self.x, self.h, self.W_ih, P_ih[k],
                            dW_ih[part] if need_W_ih else dW_ih, dW_hh[part] if need_W_hh else dW_hh,
                            db[part] if need_b else db, dx, lib)
         if not blas.run(lane, L, wait=True):  # the forward ran in lanes: this is the only way back
