@@ -8,8 +8,13 @@ imports from ``functions/``, ``nn/`` or ``tensor.py``: kernels take and return p
 NumPy arrays.
 
 Every kernel exists twice, a compiled one and a pure-NumPy twin with the same signature,
-and both are tested against the textbook forms in ``tests/functions/reference.py``.
-Which one runs is chosen once, at import:
+and both are tested against the textbook forms in ``tests/functions/reference.py``. Three
+compiled paths have no twin, because each stands beside a NumPy path that already computes
+the same thing and is chosen by a rule, not by the backend: the Winograd and direct-sum
+convolutions (``kernels/winograd.py``, ``kernels/conv_direct.py``; the GEMM convolutions are
+their NumPy path) and the LSTM's lanes with their packed step products
+(``kernels/recurrent_lanes.py``, ``kernels/packed_gemm.py``; the one-thread loop of
+``functions/recurrent.py`` is theirs). Which twin runs is chosen once, at import:
 
 * ``GLASSNET_KERNELS=numba`` (the default when Numba imports): compiled loops;
 * ``GLASSNET_KERNELS=numpy``: the NumPy twins (also what runs when Numba is missing).
