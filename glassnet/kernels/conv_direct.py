@@ -13,20 +13,23 @@ rot180(W), its in and out channels swapped (so this path needs padding <= k - 1,
 "same" padding is). Checked against ``tests/functions/reference.py`` in
 ``tests/kernels/test_conv_direct.py``.
 
-**Why.** A first layer's im2col matrix has few rows (C*kh*kw = 25 for LeNet's 1-channel 5x5)
-and a column per output pixel, so its GEMM is a memory pass over a matrix 25 times the input,
-and building it another. Summed directly, the input is read from L1 instead. With many
-output channels the GEMM's reuse wins again (``worth_it`` has the measured rule).
+**Why.** im2col copies the input into a matrix C*kh*kw times its size (25 times for LeNet's
+5x5 layers) and hands it to a GEMM, which copies it once more into its panels; for layers with
+few channels those memory passes are most of the layer. Here the taps are read in place.
 
 **How.** Each padded plane is walked as one flat run. With the plane flattened (row length
-Wp), output pixel (p, q) sits at t = p*Wp + q and offset (i, j) reads plane[t + i*Wp + j]:
-every tap is the same shift of one contiguous run of L = (OH-1)*Wp + OW positions, so the
-inner loop is a long axpy that LLVM vectorises. The positions with q >= OW straddle two
-rows: they are computed and dropped on the way out, and the weight sums lay dy on the same
-run with zeros there. A kernel row's kw taps are added in one pass (unrolled for kw = 3 and
-5), so the run is loaded and stored once per kernel row, not once per tap; the weight sums'
-kw running sums are split over vector lanes (reassociation, the one ``fastmath`` flag it
-takes; the tests hold them to a sum's rounding bound).
+Wp), output pixel (p, q) sits at t = p*Wp + q and tap (c, i, j) reads plane_c[t + i*Wp + j]:
+every tap is a fixed shift of one contiguous run of L = (OH-1)*Wp + OW positions, so the
+forward is a matrix product y_run (O, L) = W (O, C*kh*kw) X (C*kh*kw, L) whose X, the im2col
+matrix, is never built: row k of X is the input itself at tap k's shift. The products run on
+``kernels/microkernel.py``'s register block, 4 output channels x 16 positions in vector
+registers over all C*kh*kw taps, B's rows found through a table of the taps' shifts. The
+weight sums are the transposed product, dW^T (C*kh*kw, O) = X (C*kh*kw, L) dy_run^T (L, O),
+with A's rows (the taps) found through the same table and dy laid out in 16-channel panels
+(``kernels/packed_gemm.py``'s layout), zeros at the positions q >= OW; the input gradient is
+the forward over pad(dy). The positions with q >= OW straddle two rows: they are computed and
+dropped on the way out. The last 16-position block of a plane reads up to 15 values past the
+plane's end, so the padded input lives in a buffer with that much room after it (``pad``).
 
 **Threads.** The batch splits over OpenBLAS's threads (``kernels/blas.run``), whole images
 per share; each share sums its own dW, added up after. Where the shares cannot run there
@@ -42,117 +45,105 @@ from __future__ import annotations
 import numpy as np
 
 from . import BACKEND, blas, jit
+from .microkernel import PANEL, ROWS, address, block, block_row
 
-# Measured through nn.Conv2d's forward and backward against the GEMM paths, 2 threads (the
-# README's benchmark section has the table): with up to 8 output channels the sums win on
-# every layer tried (1, 3, 4, 6 and 8 input channels, 3x3 and 5x5); from 16 on they win or
-# lose by the layer (LeNet's 6 -> 16 loses), and the GEMM's reuse of each loaded input
-# across many output channels wins outright at 32.
-MAX_OUT_CHANNELS = 8
-KERNEL_WIDTHS = (3, 5)          # the widths whose taps are unrolled
+# Measured through nn.Conv2d's forward and backward against the paths the other rules pick
+# (Winograd, shifted rows, im2col), 2 threads (the README's benchmark section has the table):
+# the sums win on every layer tried with up to 32 input channels (LeNet's 6 -> 16 at 0.63 of
+# im2col, 8 -> 16 and 16 -> 32 5x5 at 0.42-0.47, CIFAR's 32 -> 32 at 0.74 of Winograd) and lose
+# to Winograd from 64 on. But a layer that runs its shares on BLAS's threads just before layers
+# in lanes leaves OpenBLAS's worker spinning beside them (``kernels/lanes.py``): CIFAR's
+# 3 -> 32 first layer on the sums (no faster alone: 7.4 ms against 7.7) made the whole
+# cifar_cnn step 1.2x slower, and its 32 -> 32 layers too, 1.3x. So the sums take the layers
+# no Winograd layer is near: at most 16 channels in and out.
+MAX_CHANNELS = 16
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def worth_it(C, O, kh, kw, stride, dilation, groups, pads, dtype=np.float32) -> bool:
     """Whether a layer takes the direct sums: the compiled backend and a dtype it computes in
     (float32, float64: Numba has no float16 arithmetic), stride 1, no dilation, one group,
-    padding <= k - 1 (so dx is the forward over pad(dy)), an unrolled kernel width, and few
-    output channels (``MAX_OUT_CHANNELS``)."""
+    padding <= k - 1 (so dx is the forward over pad(dy)), and at most ``MAX_CHANNELS`` input
+    and output channels."""
     top, bottom, left, right = pads
     return (BACKEND == "numba" and np.dtype(dtype) in _COMPILED_DTYPES
             and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1) and groups == 1
-            and kw in KERNEL_WIDTHS and O <= MAX_OUT_CHANNELS
-            and max(top, bottom) <= kh - 1 and max(left, right) <= kw - 1)
+            and max(C, O) <= MAX_CHANNELS and max(top, bottom) <= kh - 1 and max(left, right) <= kw - 1)
+
+
+def pad(a, pads):
+    """a (C, N, H, W) zero-padded by pads = (top, bottom, left, right): (C, N, Hp, Wp), C-contiguous,
+    in a buffer with ``PANEL`` values of room after it (module docstring)."""
+    top, bottom, left, right = pads
+    C, N, H, W = a.shape
+    Hp, Wp = H + top + bottom, W + left + right
+    size = C * N * Hp * Wp
+    out = np.zeros(size + PANEL, a.dtype)[:size].reshape(C, N, Hp, Wp)
+    out[:, :, top:top + H, left:left + W] = a
+    return out
+
+
+def _has_room(xpad):
+    """Whether xpad is C-contiguous with ``PANEL`` readable values after its end (``pad``'s)."""
+    base = xpad.base
+    while base is not None and base.base is not None:
+        base = base.base
+    return (xpad.flags.c_contiguous and base is not None
+            and base.ctypes.data + base.nbytes >= xpad.ctypes.data + xpad.nbytes + PANEL * xpad.itemsize)
 
 
 # ------------------------------------------------------------------------------ the sums
 @jit(inline="always")
-def _add_kernel_row(run, xs, w, L):
-    """run[t] += sum_j w[j] xs[t + j] for t < L: one kernel row's taps in one pass."""
-    kw = w.size
-    if kw == 5:
-        w0, w1, w2, w3, w4 = w[0], w[1], w[2], w[3], w[4]
-        for t in range(L):
-            run[t] += w0 * xs[t] + w1 * xs[t + 1] + w2 * xs[t + 2] + w3 * xs[t + 3] + w4 * xs[t + 4]
-    elif kw == 3:
-        w0, w1, w2 = w[0], w[1], w[2]
-        for t in range(L):
-            run[t] += w0 * xs[t] + w1 * xs[t + 1] + w2 * xs[t + 2]
-    else:
-        for j in range(kw):
-            wj = w[j]
-            for t in range(L):
-                run[t] += wj * xs[t + j]
+def _tap_shifts(C, kh, kw, plane, Wp):
+    """shift[(c*kh + i)*kw + j] = c*plane + i*Wp + j: where tap (c, i, j) reads, from an
+    image's first value (``plane``: the distance between two channels' planes)."""
+    shifts = np.empty(C * kh * kw, np.int64)
+    for c in range(C):
+        for i in range(kh):
+            for j in range(kw):
+                shifts[(c * kh + i) * kw + j] = c * plane + i * Wp + j
+    return shifts
 
 
 @jit
 def correlate(xpad, W, b, y, n0, n1):
     """y[o,n,p,q] = b[o] + sum_{c,i,j} W[o,c,i,j] xpad[c,n,p+i,q+j] for images n0 <= n < n1.
 
-    xpad (C, N, Hp, Wp) C-contiguous, already padded; W (O, C, kh, kw) C-contiguous; b (O,);
+    xpad (C, N, Hp, Wp) from ``pad`` (room after it); W (O, C, kh, kw) C-contiguous; b (O,);
     y (O, N, OH, OW) with OH = Hp - kh + 1, OW = Wp - kw + 1."""
     C, N, Hp, Wp = xpad.shape
     O, _, kh, kw = W.shape
     OH, OW = y.shape[2], y.shape[3]
+    K = C * kh * kw
     L = (OH - 1) * Wp + OW                 # the flat run covering every output pixel
-    run = np.empty((O, L), y.dtype)
-    # copies as element loops: slice assignments cost Numba seconds more to compile (both
-    # kernels took 10 s cold with them, 4 s without) for a few percent of run time
+    blocks = (L + PANEL - 1) // PANEL
+    like = y.dtype.type(0)
+    weights = W.reshape(O, K)
+    taps = _tap_shifts(C, kh, kw, N * Hp * Wp, Wp)               # B's rows: the input at tap k's shift
+    rows = np.arange(ROWS) * K                                    # A's rows: the weights, K apart
+    bias = np.empty((O, PANEL), y.dtype)                          # each channel's bias, to start its sums
+    for o in range(O):
+        for t in range(PANEL):
+            bias[o, t] = b[o]
+    run = np.empty((O, blocks * PANEL), y.dtype)
+    ld = blocks * PANEL
+    whole = O - O % ROWS
     for n in range(n0, n1):
+        for k in range(blocks):
+            x_t = address(xpad, n * Hp * Wp + k * PANEL)          # positions t = 16k ... 16k + 15
+            for o in range(0, whole, ROWS):                       # y_run[o:o+4, t] = b + W[o:o+4] X[:, t]
+                block(address(weights, o * K), address(rows, 0), x_t, address(taps, 0), address(run, o * ld + k * PANEL), ld, K,
+                      address(bias, o * PANEL), PANEL, True, like)
+            for o in range(whole, O):
+                block_row(address(weights, o * K), address(rows, 0), x_t, address(taps, 0), address(run, o * ld + k * PANEL), ld, K,
+                          address(bias, o * PANEL), PANEL, True, like)
         for o in range(O):
-            bo = b[o]
-            for t in range(L):
-                run[o, t] = bo
-        for c in range(C):
-            plane = xpad[c, n].reshape(Hp * Wp)
-            for i in range(kh):
-                xs = plane[i * Wp:i * Wp + L + kw - 1]         # offset (i, 0); the row's taps shift it by j
-                for o in range(O):
-                    _add_kernel_row(run[o], xs, W[o, c, i], L)
-        for o in range(O):
-            for p in range(OH):                                 # drop the positions q >= OW
+            for p in range(OH):                                   # drop the positions q >= OW
                 for q in range(OW):
                     y[o, n, p, q] = run[o, p * Wp + q]
 
 
-@jit(inline="always")
-def _dot_kernel_row(d, xs, dw, L):
-    """dw[j] += sum_t d[t] xs[t + j] for t < L: one kernel row's weight sums in one pass."""
-    kw = dw.size
-    zero = d.dtype.type(0)
-    if kw == 5:
-        s0 = s1 = s2 = s3 = s4 = zero
-        for t in range(L):
-            dt = d[t]
-            s0 += dt * xs[t]
-            s1 += dt * xs[t + 1]
-            s2 += dt * xs[t + 2]
-            s3 += dt * xs[t + 3]
-            s4 += dt * xs[t + 4]
-        dw[0] += s0
-        dw[1] += s1
-        dw[2] += s2
-        dw[3] += s3
-        dw[4] += s4
-    elif kw == 3:
-        s0 = s1 = s2 = zero
-        for t in range(L):
-            dt = d[t]
-            s0 += dt * xs[t]
-            s1 += dt * xs[t + 1]
-            s2 += dt * xs[t + 2]
-        dw[0] += s0
-        dw[1] += s1
-        dw[2] += s2
-    else:
-        for j in range(kw):
-            s = zero
-            for t in range(L):
-                s += d[t] * xs[t + j]
-            dw[j] += s
-
-
-@jit(fastmath={"reassoc"})
+@jit
 def weight_sums(xpad, dy, dW, n0, n1):
     """dW[o,c,i,j] = sum_{n0 <= n < n1} sum_{p,q} dy[o,n,p,q] xpad[c,n,p+i,q+j], into dW (O, C, kh, kw).
 
@@ -160,22 +151,35 @@ def weight_sums(xpad, dy, dW, n0, n1):
     C, N, Hp, Wp = xpad.shape
     O, _, kh, kw = dW.shape
     OH, OW = dy.shape[2], dy.shape[3]
+    K = C * kh * kw
     L = (OH - 1) * Wp + OW
-    d = np.zeros(L, dy.dtype)              # dy on the flat run; zero at the positions q >= OW
+    like = dW.dtype.type(0)
+    panels = (O + PANEL - 1) // PANEL
+    ld = panels * PANEL
+    taps = _tap_shifts(C, kh, kw, N * Hp * Wp, Wp)               # A's rows: the input at tap k's shift
+    steps = np.arange(L) * PANEL                                  # B's rows: a dy panel's, 16 apart
+    d = np.zeros((panels, L, PANEL), dW.dtype)                    # dy on the flat run, 16 channels a panel
+    dW_T = np.zeros((K, ld), dW.dtype)
+    whole = K - K % ROWS
+    for n in range(n0, n1):
+        for o in range(O):                                        # (zero at q >= OW and past channel O)
+            for p in range(OH):
+                for q in range(OW):
+                    d[o // PANEL, p * Wp + q, o % PANEL] = dy[o, n, p, q]
+        x_n = address(xpad, n * Hp * Wp)
+        for g in range(panels):                                   # dW^T[k:k+4, g] += X[k:k+4, :] d_g
+            d_g = address(d, g * L * PANEL)
+            for k in range(0, whole, ROWS):
+                out = address(dW_T, k * ld + g * PANEL)
+                block(x_n, address(taps, k), d_g, address(steps, 0), out, ld, L, out, ld, True, like)
+            for k in range(whole, K):
+                out = address(dW_T, k * ld + g * PANEL)
+                block_row(x_n, address(taps, k), d_g, address(steps, 0), out, ld, L, out, ld, True, like)
     for o in range(O):
         for c in range(C):
             for i in range(kh):
                 for j in range(kw):
-                    dW[o, c, i, j] = 0
-    for n in range(n0, n1):
-        for o in range(O):
-            for p in range(OH):
-                for q in range(OW):
-                    d[p * Wp + q] = dy[o, n, p, q]
-            for c in range(C):
-                plane = xpad[c, n].reshape(Hp * Wp)
-                for i in range(kh):
-                    _dot_kernel_row(d, plane[i * Wp:i * Wp + L + kw - 1], dW[o, c, i], L)
+                    dW[o, c, i, j] = dW_T[(c * kh + i) * kw + j, o]
 
 
 # ------------------------------------------------------------------ the batch over threads
@@ -194,7 +198,9 @@ def forward(xpad, W, b, OH, OW, threads):
     O, N = W.shape[0], xpad.shape[1]
     dtype = np.result_type(xpad, W)
     y = np.empty((O, N, OH, OW), dtype)
-    xpad, W = np.ascontiguousarray(xpad, dtype), np.ascontiguousarray(W, dtype)
+    if xpad.dtype != dtype or not _has_room(xpad):
+        xpad = pad(xpad.astype(dtype, copy=False), (0, 0, 0, 0))
+    W = np.ascontiguousarray(W, dtype)
     b = np.zeros(O, dtype) if b is None else np.ascontiguousarray(b, dtype)
     shares = _shares(N, _lanes(N, threads))
 
@@ -232,7 +238,6 @@ def input_grad(dy, W, pads, threads):
     top, bottom, left, right = pads
     N, OH, OW = dy.shape[1:]
     H, Wd = OH + kh - 1 - top - bottom, OW + kw - 1 - left - right
-    dypad = np.zeros((O, N, OH + 2 * kh - 2 - top - bottom, OW + 2 * kw - 2 - left - right), dy.dtype)
-    dypad[:, :, kh - 1 - top:kh - 1 - top + OH, kw - 1 - left:kw - 1 - left + OW] = dy
+    dypad = pad(dy, (kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right))
     W_flip = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))    # rot180(W), (C, O, kh, kw)
     return forward(dypad, W_flip, None, H, Wd, threads)

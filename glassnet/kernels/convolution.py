@@ -24,9 +24,9 @@ Four paths. The rule that picks among them, in order (tested in
    one image per thread: on several threads it runs in lanes, whole images per thread
    (``kernels/lanes.py``), so its tile transforms use every core;
 2. else **the direct sums** (``kernels/conv_direct.py``) when :func:`conv_direct.worth_it`:
-   stride 1, no dilation, one group, a 3- or 5-wide kernel, padding <= k - 1, at most 8
-   output channels, the compiled backend (a first layer such as LeNet's 1 -> 6, whose
-   im2col matrix is 25 times its input for a GEMM of 25 rows);
+   stride 1, no dilation, one group, padding <= k - 1, at most 16 channels in and out, the
+   compiled backend (LeNet's 1 -> 6 and 6 -> 16: the taps read in place by a
+   register-blocked product, no im2col matrix);
 3. else **shifted rows** when :func:`conv_shifts.worth_it` (stride 1, fewer rows written);
 4. else **im2col**.
 
@@ -42,10 +42,10 @@ Four paths. The rule that picks among them, in order (tested in
 * **Winograd** (3x3, stride 1): ``winograd``, 16 GEMMs over the channels on 4x4 tiles, the
   tile transforms compiled (its docstring has the derivation). It keeps x itself for dW
   (no copy) and rebuilds its tiles in the backward pass.
-* **direct** (stride 1, few channels): ``conv_direct``, the three sums themselves over flat
-  runs of each padded plane, no matrix at all (its docstring has the derivation); it keeps
-  the padded channel-major input for dW and computes dx as the forward's sum over pad(dy)
-  with rot180(W).
+* **direct** (stride 1, up to 16 channels): ``conv_direct``, the three sums over flat
+  runs of each padded plane, each a product whose im2col matrix is read in place (its
+  docstring has the derivation); it keeps the padded channel-major input for dW and computes
+  dx as the forward's sum over pad(dy) with rot180(W).
 
 Memory layout rules (written once, here; pooling, ReLU and ``functions/shape.Reshape`` follow them):
 
@@ -212,7 +212,7 @@ class Conv2dSteps:
             self.Wm = W if self.input_grad_too else None
             return winograd.forward(x, W, b, pads, (OH, OW)).transpose(1, 0, 2, 3)
         if self.direct:               # few channels: the sums themselves, see kernels/conv_direct.py
-            xc = pad2d(x, pads, 0.0, front=(1, 0))                    # (C, N, Hp, Wp)
+            xc = conv_direct.pad(x.transpose(1, 0, 2, 3), pads)      # (C, N, Hp, Wp), room after it
             self.xc = xc if self.keep_input else None
             return conv_direct.forward(xc, W, b, OH, OW, get_num_threads()).transpose(1, 0, 2, 3)
         Wm = W.reshape(G, O // G, Cg * kh * kw)

@@ -1,7 +1,8 @@
-"""The direct sums (kernels/conv_direct.py) against the textbook forms in
-tests/functions/reference.py, in float64, over kernel widths (the unrolled 3 and 5 and the
-general loop), paddings, channel counts and batch splits; through ``Conv2dSteps`` and
-``nn.Conv2d`` against the GEMM paths; the rule; and a speed guard against im2col."""
+"""The direct sums (kernels/conv_direct.py, on kernels/microkernel.py's register block) against
+the textbook forms in tests/functions/reference.py, in float64, over kernel sizes, paddings,
+channel counts around the 4-channel blocks, runs of one and several 16-position blocks, and
+batch splits; through ``Conv2dSteps`` and ``nn.Conv2d`` against the GEMM paths; gradcheck; the
+rule; and speed guards against the same sums as NumPy passes per tap."""
 import pathlib
 import sys
 
@@ -26,7 +27,9 @@ GRID = [  # (N, C, O, H, W, kh, kw, pads (top, bottom, left, right))
     (2, 3, 8, 6, 6, 3, 3, (0, 2, 1, 0)),
     (1, 1, 2, 5, 7, 5, 5, (0, 0, 0, 0)),
     (4, 6, 8, 10, 10, 5, 5, (1, 3, 4, 0)),
-    (2, 2, 3, 6, 7, 2, 4, (1, 0, 3, 2)),      # widths outside the unrolled ones: the general loop
+    (2, 2, 3, 6, 7, 2, 4, (1, 0, 3, 2)),
+    (2, 5, 7, 9, 11, 3, 3, (1, 1, 1, 1)),     # 7 channels: a 4-row block and three single rows
+    (2, 3, 5, 18, 21, 2, 3, (0, 1, 2, 0)),    # runs of several 16-position blocks, a partial last one
     (3, 1, 1, 4, 6, 4, 1, (3, 0, 0, 0)),
 ]
 
@@ -39,6 +42,7 @@ def _case(case, seed=0):
     return x, Wt, b, r.standard_normal((N, O, OH, OW)), (OH, OW)
 
 
+@compiled_only
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("case", GRID)
 def test_sums_match_textbook_forms(case, threads):
@@ -57,7 +61,7 @@ def test_sums_match_textbook_forms(case, threads):
 
 
 @compiled_only
-@pytest.mark.parametrize("case", [c for c in GRID if c[6] in D.KERNEL_WIDTHS])
+@pytest.mark.parametrize("case", GRID)
 def test_conv2d_steps_take_the_direct_path_and_match_textbook_forms(case):
     x, Wt, b, dy, (OH, OW) = _case(case, seed=1)
     N, C, O, H, W, kh, kw, pads = case
@@ -76,8 +80,8 @@ def test_conv2d_steps_take_the_direct_path_and_match_textbook_forms(case):
 
 @compiled_only
 def test_float32_weight_sums_within_a_sums_rounding():
-    """The weight sums reassociate (fastmath): float32 stays within a float32 sum's bound of
-    the float64 textbook sum, as the GEMM's does."""
+    """The weight sums add in another order than the textbook's: float32 stays within a float32
+    sum's bound of the float64 textbook sum, as the GEMM's does."""
     x, Wt, b, dy, (OH, OW) = _case((16, 1, 6, 28, 28, 5, 5, (2, 2, 2, 2)), seed=2)
     x32, dy32 = x.astype(np.float32), dy.astype(np.float32)
     xpad = np.ascontiguousarray(np.pad(x32, ((0, 0), (0, 0), (2, 2), (2, 2))).transpose(1, 0, 2, 3))
@@ -174,8 +178,9 @@ def test_float16_takes_a_gemm_path(C, O):
 def test_rule():
     lenet1 = dict(C=1, O=6, kh=5, kw=5, stride=(1, 1), dilation=(1, 1), groups=1, pads=(2, 2, 2, 2))
     assert D.worth_it(**lenet1) == (kernels.BACKEND == "numba")
+    assert D.worth_it(**{**lenet1, "kh": 7, "kw": 2, "pads": (3, 3, 1, 1)}) == (kernels.BACKEND == "numba")
     for change in (dict(stride=(2, 2)), dict(dilation=(2, 2)), dict(groups=2, C=2), dict(pads=(5, 5, 5, 5)),
-                   dict(kw=7, kh=7), dict(O=D.MAX_OUT_CHANNELS + 1)):
+                   dict(O=D.MAX_CHANNELS + 1), dict(C=D.MAX_CHANNELS + 1)):
         assert not D.worth_it(**{**lenet1, **change}), change
 
 
@@ -214,12 +219,12 @@ def _weight_sums_by_taps(xpad, dy, kh, kw):
 
 def _first_layer(N=64):
     r = np.random.default_rng(5)
-    x = r.standard_normal((1, N, 32, 32)).astype(np.float32)
-    x[:, :, :2], x[:, :, -2:], x[..., :2], x[..., -2:] = 0, 0, 0, 0        # padded by 2
+    x = D.pad(r.standard_normal((1, N, 28, 28)).astype(np.float32), (2, 2, 2, 2))   # with room after it
     W, b = r.standard_normal((6, 1, 5, 5)).astype(np.float32), r.standard_normal(6).astype(np.float32)
     return x, W, b, r.standard_normal((6, N, 28, 28)).astype(np.float32)
 
 
+@compiled_only
 def test_numpy_passes_compute_the_same_sums():
     """The speed guards' yardsticks compute what the kernels do."""
     xpad, W, b, dy = _first_layer(N=3)
