@@ -1,4 +1,4 @@
-"""Stride-1 convolution with few channels, summed directly: no im2col matrix, no GEMM.
+"""Stride-1 convolution with few channels, summed directly: the im2col matrix read in place, never built.
 
 The textbook sums themselves (``functions/convolution.py`` derives them), for stride 1,
 no dilation, one group, in the channel-major layout (``kernels/convolution.py``):
@@ -37,8 +37,8 @@ per share; each share sums its own dW, added up after. Where the shares cannot r
 calling thread: the same sums.
 
 **No NumPy twin.** With ``GLASSNET_KERNELS=numpy`` the rule never picks this path (the GEMM
-paths are the NumPy way to these sums); the loops then run as plain Python, which only the
-tests do.
+paths are the NumPy way to these sums), and its tests skip: the register block is compiled
+code only.
 """
 from __future__ import annotations
 
@@ -49,13 +49,11 @@ from .microkernel import PANEL, ROWS, address, block, block_row
 
 # Measured through nn.Conv2d's forward and backward against the paths the other rules pick
 # (Winograd, shifted rows, im2col), 2 threads (the README's benchmark section has the table):
-# the sums win on every layer tried with up to 32 input channels (LeNet's 6 -> 16 at 0.63 of
-# im2col, 8 -> 16 and 16 -> 32 5x5 at 0.42-0.47, CIFAR's 32 -> 32 at 0.74 of Winograd) and lose
-# to Winograd from 64 on. But a layer that runs its shares on BLAS's threads just before layers
-# in lanes leaves OpenBLAS's worker spinning beside them (``kernels/lanes.py``): CIFAR's
-# 3 -> 32 first layer on the sums (no faster alone: 7.4 ms against 7.7) made the whole
-# cifar_cnn step 1.2x slower, and its 32 -> 32 layers too, 1.3x. So the sums take the layers
-# no Winograd layer is near: at most 16 channels in and out.
+# alone, the sums win on every layer tried with up to 32 input channels and lose to Winograd
+# from 64 on. But a layer whose shares run on BLAS's threads just before layers in lanes leaves
+# OpenBLAS's worker spinning beside them (``kernels/lanes.py``), and CIFAR's whole step was
+# slower with its 3 -> 32 (or 32 -> 32) layers on the sums. So the sums take the layers no
+# Winograd layer is near: at most 16 channels in and out.
 MAX_CHANNELS = 16
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
