@@ -246,5 +246,7 @@ def test_compiled_correlate_is_vectorised():
 def test_compiled_weight_sums_are_vectorised():
     xpad, W, b, dy = _first_layer()
     dW = np.empty_like(W)
+    # by=2, not 2.5: this yardstick's passes are BLAS dot products, and LeNet's 6 channels fill
+    # only 6 of the register block's 16 columns (measured 2.9-3.3x here, the forward 5.3-7.9x)
     assert faster(lambda: D.weight_sums(xpad, dy, dW, 0, 64), lambda: _weight_sums_by_taps(xpad, dy, 5, 5),
-                  "the compiled weight sums", "NumPy passes per tap", by=2.5)
+                  "the compiled weight sums", "NumPy passes per tap", by=2)
