@@ -21,8 +21,8 @@ All offsets and strides count elements. The 16 columns of each of the block's ro
 vector registers for the whole sum over k (two 8-float vectors in float32, four 4-double ones
 in float64): each k broadcasts A[i, k] and adds A[i, k] * B[k, :] with one multiply-add per
 vector, fused where the CPU has FMA. Numba has no vector types, and LLVM's vectoriser does
-not keep such a block in registers across a loop (a loop-written version ran at a quarter of
-the speed), so the block is written in LLVM's vector IR through a Numba intrinsic:
+not keep such a block in registers across a loop (a loop-written version ran several times
+slower), so the block is written in LLVM's vector IR through a Numba intrinsic:
 ``llvm.fmuladd`` is a fused multiply-add where the target has one and a multiply and an add
 elsewhere; an 8-float vector is one AVX register, two SSE ones. Float64 (for the reference
 tests and gradcheck) keeps 16 accumulators at 4 rows, more than the registers; correct, not

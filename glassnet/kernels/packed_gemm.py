@@ -7,8 +7,8 @@ The math, nothing more (checked against the textbook sums by
     C[i, j] = sum_k A[i, k] B[k, j]          A (M, K)   B (K, N)   ->   C (M, N)
 
 Why not BLAS: OpenBLAS copies B into its own panel layout on every call. An LSTM step's
-product, (32 x 256)(256 x 512), is small enough that the copy is a quarter of the call, and
-it copies the same weights at all T steps. Here B is copied once per pass (``pack``, or
+product, (32 x 256)(256 x 512), is small enough that the copy is a large part of the call,
+and it copies the same weights at all T steps (the README's benchmark section has the figures). Here B is copied once per pass (``pack``, or
 ``pack_transposed`` for B = W^T), and each step runs only the arithmetic.
 
 Layout: the packed B is (ceil(N / 16), K, 16): panel p holds columns [16 p, 16 p + 16) of B,
