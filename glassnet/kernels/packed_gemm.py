@@ -8,8 +8,9 @@ The math, nothing more (checked against the textbook sums by
 
 Why not BLAS: OpenBLAS copies B into its own panel layout on every call. An LSTM step's
 product, (32 x 256)(256 x 512), is small enough that the copy is a large part of the call,
-and it copies the same weights at all T steps (the README's benchmark section has the figures). Here B is copied once per pass (``pack``, or
-``pack_transposed`` for B = W^T), and each step runs only the arithmetic.
+and it copies the same weights at all T steps (the README's benchmark section has the
+figures). Here B is copied once per pass (``pack``; ``pack(W.T, P)`` for B = W^T, a layer's
+weight rows), and each step runs only the arithmetic.
 
 Layout: the packed B is (ceil(N / 16), K, 16): panel p holds columns [16 p, 16 p + 16) of B,
 k-th row of the panel = B[k, 16 p : 16 p + 16] (zeros past N), so one step of k reads 16
@@ -36,7 +37,9 @@ def packed_shape(K: int, N: int):
 
 @jit
 def pack(B, P):
-    """P = B (K, N), any strides, packed (``packed_shape(K, N)``; zeros past column N)."""
+    """P = B (K, N), any strides, packed (``packed_shape(K, N)``; zeros past column N). B may
+    be the transposed view W.T of a layer's weight rows W (N, K): read down W's columns, once
+    per pass."""
     K, N = B.shape
     for p in range(P.shape[0]):
         j0 = p * PANEL
@@ -47,23 +50,6 @@ def pack(B, P):
                 row[j] = src[j0 + j]
             for j in range(width, PANEL):
                 row[j] = 0
-
-
-@jit
-def pack_transposed(W, P):
-    """P = W^T packed, for W (N, K) (a layer's weight rows: C = A W^T)."""
-    N, K = W.shape
-    for p in range(P.shape[0]):
-        j0 = p * PANEL
-        width = min(PANEL, N - j0)
-        panel = P[p]
-        for j in range(width):
-            w = W[j0 + j]
-            for k in range(K):
-                panel[k, j] = w[k]
-        for j in range(width, PANEL):
-            for k in range(K):
-                panel[k, j] = 0
 
 
 @jit(inline="always")

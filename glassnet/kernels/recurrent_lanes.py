@@ -69,7 +69,7 @@ def lane_rows(H: int, lanes: int) -> np.ndarray:
 
 
 if BACKEND == "numba":
-    from .packed_gemm import matmul_packed, matmul_packed_bias, pack, pack_transposed
+    from .packed_gemm import matmul_packed, matmul_packed_bias, pack
     from .recurrent import lstm_backward_numba, lstm_forward_numba
 
     @jit
@@ -83,8 +83,8 @@ if BACKEND == "numba":
         T, N, G = gates.shape
         Hk = G // 4
         lo = k * Hk
-        pack_transposed(W_ih, P_ih)                       # once per pass: the weights of every step
-        pack_transposed(W_hh, P_hh)
+        pack(W_ih.T, P_ih)                                # once per pass: the weights of every step
+        pack(W_hh.T, P_hh)
         rows = gates.reshape(T * N, G)
         if b.size:                                        # b + x_t W_ih^T for every t
             matmul_packed_bias(x, P_ih, b, rows)
